@@ -1,0 +1,210 @@
+/* Finite-difference kernels; see fd.h for the contracts. */
+#include "fd.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+const int dfd_stencil_npoints[DFD_NSTENCILS] = {1, 1, 2, 2, 2, 1};
+const int dfd_stencil_needs_f0[DFD_NSTENCILS] = {1, 1, 0, 1, 1, 0};
+const double dfd_stencil_offset[DFD_NSTENCILS][2] = {
+    {1, 0}, {-1, 0}, {1, -1}, {1, 2}, {-1, -2}, {1, 0}};
+
+double dfd_default_rstep(int method)
+{
+    /* Truncation error O(h^p) balanced against rounding error O(eps/h) gives
+     * h ~ eps^(1/(p+1)): p = 1 for one-sided, p = 2 for central
+     * (Nocedal & Wright, Numerical Optimization, 2nd ed., sec. 8.1).  The
+     * complex step has no cancellation, so h only needs h^2 |f'''| << |f'|. */
+    switch (method) {
+    case DFD_FORWARD:
+    case DFD_BACKWARD:
+        return sqrt(DBL_EPSILON);
+    case DFD_CENTRAL:
+        return cbrt(DBL_EPSILON);
+    default:
+        return -1e-20;
+    }
+}
+
+/* Round h so that (x + o*h) - x == o*h holds for each offset o of the stencil.
+ * Taking h from the farthest point makes it a multiple of that point's ulp,
+ * so the nearer points are exact too; a second pass settles the rare case
+ * where the division by the offset or the other side still rounds. */
+static double exact_step(double x, double h, int st)
+{
+    int npts = dfd_stencil_npoints[st];
+    for (int pass = 0; pass < 3; pass++) {
+        int ok = 1;
+        for (int p = 0; p < npts; p++) {
+            double o = dfd_stencil_offset[st][p];
+            if ((x + o * h) - x != o * h) ok = 0;
+        }
+        if (ok) return h;
+        double far = dfd_stencil_offset[st][0];
+        if (npts == 2 && fabs(dfd_stencil_offset[st][1]) > fabs(far))
+            far = dfd_stencil_offset[st][1];
+        /* central: take the side of larger magnitude, whose ulp is coarser */
+        if (st == DFD_ST_CENTRAL) far = (x >= 0) ? 1.0 : -1.0;
+        if (pass == 1) far = -far; /* the other side, if the first did not settle */
+        h = ((x + far * h) - x) / far;
+    }
+    return h;
+}
+
+static int fits(double x, double h, int st, double lb, double ub)
+{
+    for (int p = 0; p < dfd_stencil_npoints[st]; p++) {
+        double xp = x + dfd_stencil_offset[st][p] * h;
+        if (!(xp >= lb && xp <= ub)) return 0;
+    }
+    return 1;
+}
+
+/* Preference order of stencils per method when bounds interfere. */
+static const unsigned char choices[3][3] = {
+    {DFD_ST_FORWARD, DFD_ST_BACKWARD, DFD_ST_BACKWARD},
+    {DFD_ST_BACKWARD, DFD_ST_FORWARD, DFD_ST_FORWARD},
+    {DFD_ST_CENTRAL, DFD_ST_FORWARD3, DFD_ST_BACKWARD3},
+};
+
+int dfd_fd_steps(size_t n, const double *x, int method, const double *step,
+                 const double *lb, const double *ub,
+                 double *h, unsigned char *st, size_t *bad)
+{
+    double r = dfd_default_rstep(method);
+    for (size_t j = 0; j < n; j++) {
+        double xj = x[j], hj;
+        if (step) {
+            hj = step[j];
+        } else if (r < 0) {
+            hj = -r;
+        } else {
+            double s = fabs(xj);
+            hj = r * (s > 1.0 ? s : 1.0);
+        }
+        if (!(hj > 0 && isfinite(hj))) { *bad = j; return DFD_ERR_STEP; }
+
+        if (method == DFD_COMPLEX) {
+            /* x stays real: bounds never matter, and no rounding is needed */
+            h[j] = hj;
+            st[j] = DFD_ST_COMPLEX;
+            continue;
+        }
+        double l = lb ? lb[j] : -INFINITY, u = ub ? ub[j] : INFINITY;
+        if (!(xj >= l && xj <= u)) { *bad = j; return DFD_ERR_OUTSIDE; }
+
+        int chosen = -1;
+        for (int c = 0; c < 3 && chosen < 0; c++) {
+            int s = choices[method][c];
+            double hr = exact_step(xj, hj, s);
+            if (hr > 0 && fits(xj, hr, s, l, u)) { chosen = s; hj = hr; }
+        }
+        if (chosen < 0) {
+            *bad = j;
+            /* Distinguish a step lost to rounding from a lack of room. */
+            return exact_step(xj, hj, choices[method][0]) > 0 ? DFD_ERR_NO_ROOM
+                                                              : DFD_ERR_STEP;
+        }
+        h[j] = hj;
+        st[j] = (unsigned char)chosen;
+    }
+    return DFD_OK;
+}
+
+size_t dfd_fd_count_points(size_t n, const unsigned char *st)
+{
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++) k += (size_t)dfd_stencil_npoints[st[j]];
+    return k;
+}
+
+size_t dfd_fd_points(size_t n, const double *x, const double *h,
+                     const unsigned char *st, int center, double *X, size_t K,
+                     size_t *col)
+{
+    size_t c = center ? 1 : 0;
+    for (size_t j = 0; j < n; j++) {
+        col[j] = c;
+        c += (size_t)dfd_stencil_npoints[st[j]];
+    }
+    if (c != K) return c;
+    for (size_t i = 0; i < n; i++) {
+        double *row = X + i * K;
+        for (size_t p = 0; p < K; p++) row[p] = x[i];
+        for (int p = 0; p < dfd_stencil_npoints[st[i]]; p++)
+            row[col[i] + (size_t)p] = x[i] + dfd_stencil_offset[st[i]][p] * h[i];
+    }
+    return c;
+}
+
+size_t dfd_fd_points_complex(size_t n, const double *x, const double *h,
+                             int center, double *X, size_t K, size_t *col)
+{
+    size_t c = center ? 1 : 0;
+    for (size_t j = 0; j < n; j++) col[j] = c++;
+    if (c != K) return c;
+    for (size_t i = 0; i < n; i++) {
+        double *row = X + 2 * i * K;
+        for (size_t p = 0; p < K; p++) {
+            row[2 * p] = x[i];
+            row[2 * p + 1] = 0.0;
+        }
+        row[2 * col[i] + 1] = h[i];
+    }
+    return c;
+}
+
+/* The weights below are the Taylor-series stencils of Fornberg,
+ * "Generation of finite difference formulas on arbitrarily spaced grids"
+ * (Math. Comp. 51, 1988), for the first derivative on the points
+ * {0, 1}, {-1, 1} and {0, 1, 2} (mirrored for backward); the complex step is
+ * Squire & Trapp, SIAM Review 40 (1998): f(x + ih) = f + ih f' + O(h^2). */
+static inline double quotient(int st, double h, double a, double b, double c)
+{
+    /* a = f0, b = first point, c = second point */
+    switch (st) {
+    case DFD_ST_FORWARD: return (b - a) / h;
+    case DFD_ST_BACKWARD: return (a - b) / h;
+    case DFD_ST_CENTRAL: return (b - c) / (2 * h);
+    /* (-3a + 4b - c) and (3a - 4b + c) written as differences from f0, so a
+     * constant f gives exactly 0 and the cancellation is no worse than central */
+    case DFD_ST_FORWARD3: return (4 * (b - a) - (c - a)) / (2 * h);
+    case DFD_ST_BACKWARD3: return ((c - a) - 4 * (b - a)) / (2 * h);
+    default: return b / h;
+    }
+}
+
+void dfd_fd_column(size_t m, int st, double h, const double *f0,
+                   const double *f1, const double *f2, ptrdiff_t fs,
+                   double *J, ptrdiff_t js)
+{
+    for (size_t i = 0; i < m; i++) {
+        ptrdiff_t k = (ptrdiff_t)i * fs;
+        double a = f0 ? f0[k] : 0.0, b = f1[k], c = f2 ? f2[k] : 0.0;
+        J[(ptrdiff_t)i * js] = quotient(st, h, a, b, c);
+    }
+}
+
+void dfd_fd_quotients(size_t m, size_t n, size_t K, const double *F, size_t es,
+                      size_t off, const double *h, const unsigned char *st,
+                      const size_t *col, size_t c0, double *J)
+{
+    for (size_t i = 0; i < m; i++) {
+        const double *row = F + i * K * es + off;
+        double a = K ? row[c0 * es] : 0.0; /* K == 0 only when n == 0 */
+        double *Ji = J + i * n;
+        for (size_t j = 0; j < n; j++) {
+            const double *p = row + col[j] * es;
+            double c = dfd_stencil_npoints[st[j]] == 2 ? p[es] : 0.0;
+            Ji[j] = quotient(st[j], h[j], a, p[0], c);
+        }
+    }
+}
+
+size_t dfd_first_nonfinite(size_t len, const double *a, ptrdiff_t s)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!isfinite(a[(ptrdiff_t)i * s])) return i;
+    return len;
+}

@@ -1,0 +1,87 @@
+/* Finite-difference kernels: steps, stencil points and difference quotients.
+ *
+ * Plain C: pointers, lengths and strides in, status codes out. No Python.
+ * Arrays are float64; a Jacobian J is m x n, row-major, J[i*n + j] = df_i/dx_j.
+ */
+#ifndef DFD_FD_H
+#define DFD_FD_H
+
+#include <stddef.h>
+
+/* Methods as the user names them. */
+enum dfd_method { DFD_FORWARD = 0, DFD_BACKWARD = 1, DFD_CENTRAL = 2, DFD_COMPLEX = 3 };
+
+/* The stencil used for one coordinate, after bounds handling.  Points are
+ * x + o*h*e_j for the offsets o of dfd_stencil_offset; "f0" is f(x). */
+enum dfd_stencil {
+    DFD_ST_FORWARD = 0,   /* (f(x+h) - f0) / h                     order 1 */
+    DFD_ST_BACKWARD = 1,  /* (f0 - f(x-h)) / h                     order 1 */
+    DFD_ST_CENTRAL = 2,   /* (f(x+h) - f(x-h)) / 2h                order 2 */
+    DFD_ST_FORWARD3 = 3,  /* (-3 f0 + 4 f(x+h) - f(x+2h)) / 2h     order 2 */
+    DFD_ST_BACKWARD3 = 4, /* (3 f0 - 4 f(x-h) + f(x-2h)) / 2h      order 2 */
+    DFD_ST_COMPLEX = 5,   /* Im f(x + ih) / h                      order 2, no cancellation */
+    DFD_NSTENCILS = 6
+};
+
+/* Status codes (negative: error; *bad holds the coordinate). */
+#define DFD_OK 0
+#define DFD_ERR_NO_ROOM (-1)  /* no stencil fits between the bounds */
+#define DFD_ERR_STEP (-2)     /* step not finite and positive, or lost in x + h */
+#define DFD_ERR_OUTSIDE (-3)  /* x lies outside its bounds */
+
+/* Number of points a stencil evaluates (besides f0), and whether it uses f0. */
+extern const int dfd_stencil_npoints[DFD_NSTENCILS];
+extern const int dfd_stencil_needs_f0[DFD_NSTENCILS];
+/* Offset of point p of a stencil, in units of h. */
+extern const double dfd_stencil_offset[DFD_NSTENCILS][2];
+
+/* Relative step of a method for step=None: eps^(1/2), eps^(1/3), or the
+ * absolute 1e-20 for complex (returned as a negative number to mark "absolute"). */
+double dfd_default_rstep(int method);
+
+/* Choose a stencil and a step per coordinate.
+ *   x[n]       the point
+ *   step[n]    absolute steps, or NULL for the method's default rule
+ *   lb, ub [n] bounds (may be +-inf), or NULL for none
+ *   h[n]       out: steps, rounded so every stencil point x + o*h satisfies
+ *              (x + o*h) - x == o*h exactly in floating point
+ *   st[n]      out: enum dfd_stencil per coordinate
+ *   bad        out: the offending coordinate when an error is returned */
+int dfd_fd_steps(size_t n, const double *x, int method, const double *step,
+                 const double *lb, const double *ub,
+                 double *h, unsigned char *st, size_t *bad);
+
+/* Number of f evaluations the stencils need, not counting f0. */
+size_t dfd_fd_count_points(size_t n, const unsigned char *st);
+
+/* Build the points of the vectorized mode.  Column c of X (n rows, K columns,
+ * row-major) is one point.  If `center` is nonzero column 0 is x itself and the
+ * stencil points follow; col[j] receives the first column of coordinate j.
+ * Returns the number of columns written (must equal K). */
+size_t dfd_fd_points(size_t n, const double *x, const double *h,
+                     const unsigned char *st, int center, double *X, size_t K,
+                     size_t *col);
+
+/* Same for the complex step: X is complex interleaved (re, im), n x K. */
+size_t dfd_fd_points_complex(size_t n, const double *x, const double *h,
+                             int center, double *X, size_t K, size_t *col);
+
+/* One Jacobian column from stencil values.  f0, f1, f2 have m entries at
+ * stride fs (f1 may point at imaginary parts with fs = 2 for DFD_ST_COMPLEX);
+ * unused ones may be NULL.  Writes J[i * js] for i < m. */
+void dfd_fd_column(size_t m, int st, double h, const double *f0,
+                   const double *f1, const double *f2, ptrdiff_t fs,
+                   double *J, ptrdiff_t js);
+
+/* All columns from the vectorized output F (m rows, K columns, row-major, each
+ * entry `es` doubles apart: 1 real, 2 complex) into J (m x n).  `off` is added
+ * to the entry index (1 selects imaginary parts of complex F). c0 is the
+ * column of f0 (ignored when no stencil needs it). */
+void dfd_fd_quotients(size_t m, size_t n, size_t K, const double *F, size_t es,
+                      size_t off, const double *h, const unsigned char *st,
+                      const size_t *col, size_t c0, double *J);
+
+/* Index of the first non-finite entry of a[0], a[s], ..., or len if none. */
+size_t dfd_first_nonfinite(size_t len, const double *a, ptrdiff_t s);
+
+#endif

@@ -1,0 +1,12 @@
+"""dualfd: fast derivatives of Python/NumPy functions.
+
+Finite differences whose loops run in C, and forward-mode dual numbers whose
+arithmetic runs in C, under one API: grad, jacobian, value_and_grad, jvp,
+check_grad and the Dual type.
+"""
+
+from ._version import __version__
+from ._api import grad, jacobian, value_and_grad, jvp
+from ._dual import Dual
+
+__all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "Dual"]

@@ -1,0 +1,30 @@
+# The C API of csrc/, declared once.  Everything here is plain C: nogil.
+
+cdef extern from "fd.h" nogil:
+    enum:
+        DFD_FORWARD, DFD_BACKWARD, DFD_CENTRAL, DFD_COMPLEX
+    enum:
+        DFD_ST_FORWARD, DFD_ST_BACKWARD, DFD_ST_CENTRAL, DFD_ST_FORWARD3,
+        DFD_ST_BACKWARD3, DFD_ST_COMPLEX, DFD_NSTENCILS
+    enum:
+        DFD_OK, DFD_ERR_NO_ROOM, DFD_ERR_STEP, DFD_ERR_OUTSIDE
+    const int dfd_stencil_npoints[]
+    const int dfd_stencil_needs_f0[]
+    const double dfd_stencil_offset[][2]
+    double dfd_default_rstep(int method)
+    int dfd_fd_steps(size_t n, const double *x, int method, const double *step,
+                     const double *lb, const double *ub,
+                     double *h, unsigned char *st, size_t *bad)
+    size_t dfd_fd_count_points(size_t n, const unsigned char *st)
+    size_t dfd_fd_points(size_t n, const double *x, const double *h,
+                         const unsigned char *st, int center, double *X, size_t K,
+                         size_t *col)
+    size_t dfd_fd_points_complex(size_t n, const double *x, const double *h,
+                                 int center, double *X, size_t K, size_t *col)
+    void dfd_fd_column(size_t m, int st, double h, const double *f0,
+                       const double *f1, const double *f2, ptrdiff_t fs,
+                       double *J, ptrdiff_t js)
+    void dfd_fd_quotients(size_t m, size_t n, size_t K, const double *F, size_t es,
+                          size_t off, const double *h, const unsigned char *st,
+                          const size_t *col, size_t c0, double *J)
+    size_t dfd_first_nonfinite(size_t len, const double *a, ptrdiff_t s)

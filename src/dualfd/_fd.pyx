@@ -1,0 +1,377 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Finite-difference driver: calls f, hands its values to the C kernels.
+
+Loop mode calls f once per stencil point on a fresh copy of x; vectorized mode
+stacks all points on a trailing axis and calls f once.  Steps, points and
+difference quotients are computed in csrc/fd.c; this module owns the calls of
+f, the conversion of its outputs and the error messages.
+"""
+
+cimport numpy as cnp
+from cpython.float cimport PyFloat_Check, PyFloat_AS_DOUBLE
+from cpython.complex cimport PyComplex_Check, PyComplex_ImagAsDouble
+from libc.string cimport memcpy
+
+from ._csrc cimport *
+
+import numpy as np
+
+cnp.import_array()
+
+# Releasing the GIL costs ~0.1 us; only worth it for loops this long.
+cdef enum:
+    NOGIL_MIN = 20000
+
+METHODS = {"forward": DFD_FORWARD, "backward": DFD_BACKWARD,
+           "central": DFD_CENTRAL, "complex": DFD_COMPLEX}
+
+_STENCIL_NAMES = ("forward", "backward", "central", "one-sided forward (3-point)",
+                  "one-sided backward (3-point)", "complex")
+
+
+cpdef cnp.ndarray as_point(x, str name="x"):
+    """x as a C-contiguous float64 array (no copy when it already is one)."""
+    cdef cnp.ndarray a
+    if PyFloat_Check(x):
+        a = cnp.PyArray_EMPTY(0, NULL, cnp.NPY_DOUBLE, 0)
+        (<double*>cnp.PyArray_DATA(a))[0] = PyFloat_AS_DOUBLE(x)
+        return a
+    if cnp.PyArray_CheckExact(x):
+        a = <cnp.ndarray>x
+        if cnp.PyArray_TYPE(a) == cnp.NPY_DOUBLE and cnp.PyArray_IS_C_CONTIGUOUS(a):
+            return a
+    else:
+        try:
+            a = np.asarray(x)
+        except Exception as e:
+            raise TypeError(f"{name} must be a float or an array of real numbers; "
+                            f"got {type(x).__name__}") from e
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers; got dtype {a.dtype}"
+                        + (" (use method='complex' for complex steps of a real x)"
+                           if a.dtype.kind == "c" else ""))
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def index_of(Py_ssize_t flat, tuple shape):
+    """A flat index as the tuple that indexes an array of `shape`."""
+    return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
+
+
+def _fmt_index(tuple idx):
+    return "[" + ", ".join(map(str, idx)) + "]" if idx else ""
+
+
+def check_finite_x(cnp.ndarray x, str name="x"):
+    cdef size_t n = x.size
+    cdef size_t i = dfd_first_nonfinite(n, <double*>cnp.PyArray_DATA(x), 1)
+    if i < n:
+        idx = index_of(i, (<object>x).shape)
+        raise ValueError(f"{name} must be finite; {name}{_fmt_index(idx)} = "
+                         f"{x.reshape(-1)[i]!r} (pass check_finite=False to allow it)")
+
+
+cdef class _Outputs:
+    """Calls f and converts its return values to float64, checking shape and
+    finiteness.  The first value fixes the output shape; later ones must match."""
+    cdef object f, args, kwargs
+    cdef public tuple fshape
+    cdef public Py_ssize_t m
+    cdef bint check_finite
+    cdef tuple xshape
+    cdef cnp.ndarray h, st   # steps and stencils, for naming points in errors
+
+    def __init__(self, f, tuple args, dict kwargs, bint check_finite, tuple xshape,
+                 cnp.ndarray h, cnp.ndarray st):
+        self.f = f
+        self.args = args
+        self.kwargs = kwargs
+        self.check_finite = check_finite
+        self.xshape = xshape
+        self.h = h
+        self.st = st
+        self.fshape = None
+        self.m = -1
+
+    cdef object call(self, point):
+        if not self.args and not self.kwargs:
+            return self.f(point)
+        return self.f(point, *self.args, **self.kwargs)
+
+    cdef int set_shape(self, tuple shape) except -1:
+        cdef Py_ssize_t m = 1
+        if self.fshape is None:
+            for s in shape:
+                m *= s
+            self.fshape = shape
+            self.m = m
+        elif shape != self.fshape:
+            raise ValueError(f"f returned shape {shape} at one point and "
+                             f"{self.fshape} at another; its output shape must not "
+                             f"depend on x")
+        return 0
+
+    cdef tuple shape_of(self, r, bint want_complex):
+        if PyFloat_Check(r) if not want_complex else PyComplex_Check(r):
+            return ()
+        return (<object>self.numeric(r, want_complex)).shape
+
+    cdef cnp.ndarray numeric(self, r, bint want_complex):
+        """r as an ndarray of real (or complex) numbers, or TypeError."""
+        try:
+            a = np.asarray(r)
+        except Exception as e:
+            raise TypeError(f"f must return numbers; got {type(r).__name__}") from e
+        kind = a.dtype.kind
+        if want_complex:
+            if kind != "c":
+                raise TypeError(
+                    "method='complex' needs f to carry complex numbers through, but "
+                    f"f returned {a.dtype} for a complex x: it drops the imaginary "
+                    "part (abs, np.real, float(), np.asarray(..., float) do). Use "
+                    "method='central' or method='dual' for this f")
+        elif kind not in "fiub":
+            if kind == "c":
+                raise TypeError("f returned complex values for a real x; dualfd "
+                                "differentiates real-valued functions")
+            raise TypeError(f"f must return numbers; got an array of dtype {a.dtype}")
+        return a
+
+    cdef int store(self, r, double *dst, Py_ssize_t j, int p) except -1:
+        """Store real output r, evaluated at point p of coordinate j (j < 0:
+        at x), into dst (m doubles)."""
+        cdef cnp.ndarray a
+        if PyFloat_Check(r):
+            self.set_shape(())
+            dst[0] = PyFloat_AS_DOUBLE(r)
+        else:
+            a = self.numeric(r, False)
+            self.set_shape((<object>a).shape)
+            if cnp.PyArray_TYPE(a) != cnp.NPY_DOUBLE or not cnp.PyArray_IS_C_CONTIGUOUS(a):
+                a = np.ascontiguousarray(a, dtype=np.float64)
+            memcpy(dst, cnp.PyArray_DATA(a), self.m * sizeof(double))
+        if self.check_finite:
+            self.check(dst, 1, j, p)
+        return 0
+
+    cdef int store_imag(self, r, double *dst, Py_ssize_t j) except -1:
+        """Store the imaginary part of complex output r into dst."""
+        cdef cnp.ndarray a
+        if PyComplex_Check(r):
+            self.set_shape(())
+            dst[0] = PyComplex_ImagAsDouble(r)
+        else:
+            a = self.numeric(r, True)
+            self.set_shape((<object>a).shape)
+            a = np.ascontiguousarray(a.imag, dtype=np.float64)
+            memcpy(dst, cnp.PyArray_DATA(a), self.m * sizeof(double))
+        if self.check_finite:
+            self.check(dst, 1, j, 0)
+        return 0
+
+    cdef int check(self, const double *a, Py_ssize_t s, Py_ssize_t j, int p) except -1:
+        cdef size_t i = dfd_first_nonfinite(self.m, a, s)
+        if i < <size_t>self.m:
+            raise ValueError(
+                f"f returned a non-finite value ({a[i * s]!r}) at "
+                f"f{_fmt_index(index_of(i, self.fshape))} when evaluated at "
+                f"{self.where(j, p)} (pass check_finite=False to allow it)")
+        return 0
+
+    def where(self, Py_ssize_t j, int p):
+        return _where(j, p, self.xshape, <unsigned char*>cnp.PyArray_DATA(self.st),
+                      <double*>cnp.PyArray_DATA(self.h))
+
+
+cdef str _where(Py_ssize_t j, int p, tuple xshape, const unsigned char *st, const double *h):
+    if j < 0:
+        return "x"
+    cdef double o = dfd_stencil_offset[st[j]][p]
+    idx = _fmt_index(index_of(j, xshape))
+    if st[j] == DFD_ST_COMPLEX:
+        return f"x + {h[j]!r}j at x{idx}"
+    return f"x{idx} {'+' if o > 0 else '-'} {abs(o) * h[j]!r}"
+
+
+def step_error(int rc, Py_ssize_t bad, cnp.ndarray x, method, step, lb, ub):
+    idx = _fmt_index(index_of(bad, (<object>x).shape))
+    xv = x.reshape(-1)[bad]
+    if rc == DFD_ERR_OUTSIDE:
+        return ValueError(f"x{idx} = {xv!r} lies outside bounds "
+                          f"[{lb.reshape(-1)[bad]!r}, {ub.reshape(-1)[bad]!r}]")
+    if rc == DFD_ERR_NO_ROOM:
+        return ValueError(
+            f"bounds [{lb.reshape(-1)[bad]!r}, {ub.reshape(-1)[bad]!r}] leave no room "
+            f"for a {method} step around x{idx} = {xv!r}: no stencil fits; widen the "
+            "bounds or pass a smaller step")
+    if step is not None:
+        return ValueError(f"step{idx} = {step.reshape(-1)[bad]!r} is not usable at "
+                          f"x{idx} = {xv!r}: it must be finite, positive and large "
+                          "enough to change x")
+    return ValueError(f"no finite difference step changes x{idx} = {xv!r}")
+
+
+def fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
+                cnp.ndarray step, cnp.ndarray lb, cnp.ndarray ub,
+                bint vectorized, bint check_finite, bint want_value, str mname):
+    """Finite-difference Jacobian of f at x.
+
+    x is C-contiguous float64; step, lb, ub are None or C-contiguous float64
+    arrays of x's size.  Returns (value, J, fshape): value is f(x) as f returned
+    it (None unless want_value), J has shape fshape + x.shape.
+    """
+    cdef Py_ssize_t n = x.size, j, m
+    cdef size_t bad = 0
+    cdef int rc
+    cdef const double *xp = <double*>cnp.PyArray_DATA(x)
+    if check_finite:
+        check_finite_x(x)
+    cdef cnp.npy_intp nn = n
+    cdef cnp.ndarray h = cnp.PyArray_EMPTY(1, &nn, cnp.NPY_DOUBLE, 0)
+    cdef cnp.ndarray st = cnp.PyArray_EMPTY(1, &nn, cnp.NPY_UINT8, 0)
+    cdef double *hp = <double*>cnp.PyArray_DATA(h)
+    cdef unsigned char *stp = <unsigned char*>cnp.PyArray_DATA(st)
+    rc = dfd_fd_steps(n, xp, method,
+                      <double*>cnp.PyArray_DATA(step) if step is not None else NULL,
+                      <double*>cnp.PyArray_DATA(lb) if lb is not None else NULL,
+                      <double*>cnp.PyArray_DATA(ub) if ub is not None else NULL,
+                      hp, stp, &bad)
+    if rc < 0:
+        raise step_error(rc, bad, x, mname, step, lb, ub)
+    cdef tuple xshape = (<object>x).shape
+    out = _Outputs(f, args, kwargs, check_finite, xshape, h, st)
+    if vectorized:
+        return _vectorized(out, x, h, st, method, want_value)
+    return _loop(out, x, h, st, method, want_value)
+
+
+cdef tuple _loop(_Outputs out, cnp.ndarray x, cnp.ndarray h, cnp.ndarray st,
+                 int method, bint want_value):
+    cdef Py_ssize_t n = x.size, j, m = 0
+    cdef int p, s
+    cdef double *hp = <double*>cnp.PyArray_DATA(h)
+    cdef unsigned char *stp = <unsigned char*>cnp.PyArray_DATA(st)
+    cdef const double *xp = <double*>cnp.PyArray_DATA(x)
+    cdef bint cplx = method == DFD_COMPLEX
+    cdef bint need_f0 = want_value
+    for j in range(n):
+        if dfd_stencil_needs_f0[stp[j]]:
+            need_f0 = True
+            break
+    # W holds the rows f0, f1, f2 of the current column; allocated once the
+    # first output tells m.
+    cdef cnp.ndarray point, xc = None, W = None, J = None
+    cdef double *w = NULL
+    cdef double *Jp = NULL
+    value = None
+    if need_f0 or n == 0:
+        value = out.call(cnp.PyArray_NewCopy(x, cnp.NPY_CORDER))
+        W, J = _alloc(out, out.shape_of(value, False), n)
+        w = <double*>cnp.PyArray_DATA(W)
+        Jp = <double*>cnp.PyArray_DATA(J)
+        out.store(value, w, -1, 0)
+    if cplx:
+        xc = x.astype(np.complex128)
+    for j in range(n):
+        s = stp[j]
+        for p in range(dfd_stencil_npoints[s]):
+            if cplx:
+                point = cnp.PyArray_NewCopy(xc, cnp.NPY_CORDER)
+                (<double*>cnp.PyArray_DATA(point))[2 * j + 1] = hp[j]
+            else:
+                point = cnp.PyArray_NewCopy(x, cnp.NPY_CORDER)
+                (<double*>cnp.PyArray_DATA(point))[j] = \
+                    xp[j] + dfd_stencil_offset[s][p] * hp[j]
+            r = out.call(point)
+            if W is None:
+                W, J = _alloc(out, out.shape_of(r, cplx), n)
+                w = <double*>cnp.PyArray_DATA(W)
+                Jp = <double*>cnp.PyArray_DATA(J)
+            m = out.m
+            if cplx:
+                out.store_imag(r, w + m, j)
+            else:
+                out.store(r, w + (1 + p) * m, j, p)
+        if m >= NOGIL_MIN:
+            with nogil:
+                dfd_fd_column(m, s, hp[j], w, w + m, w + 2 * m, 1, Jp + j, n)
+        else:
+            dfd_fd_column(m, s, hp[j], w, w + m, w + 2 * m, 1, Jp + j, n)
+    return (value, J.reshape(out.fshape + (<object>x).shape), out.fshape)
+
+
+cdef tuple _alloc(_Outputs out, tuple fshape, Py_ssize_t n):
+    """Work rows (f0, f1, f2) and the m x n Jacobian, for output shape fshape."""
+    out.set_shape(fshape)
+    return np.empty(3 * out.m), np.empty((out.m, n))
+
+
+cdef tuple _vectorized(_Outputs out, cnp.ndarray x, cnp.ndarray h, cnp.ndarray st,
+                       int method, bint want_value):
+    cdef Py_ssize_t n = x.size, K, m, c0 = 0
+    cdef size_t wrote
+    cdef double *hp = <double*>cnp.PyArray_DATA(h)
+    cdef unsigned char *stp = <unsigned char*>cnp.PyArray_DATA(st)
+    cdef const double *xp = <double*>cnp.PyArray_DATA(x)
+    cdef bint cplx = method == DFD_COMPLEX
+    cdef int center = want_value
+    cdef Py_ssize_t j
+    for j in range(n):
+        if dfd_stencil_needs_f0[stp[j]]:
+            center = 1
+            break
+    K = dfd_fd_count_points(n, stp) + center
+    cdef tuple xshape = (<object>x).shape
+    cdef cnp.ndarray X = np.empty(xshape + (K,), dtype=np.complex128 if cplx else np.float64)
+    cdef cnp.ndarray col = np.empty(n, dtype=np.uintp)
+    cdef size_t *colp = <size_t*>cnp.PyArray_DATA(col)
+    cdef double *Xp = <double*>cnp.PyArray_DATA(X)
+    with nogil:
+        # O(n K) work: always worth releasing the GIL for
+        if cplx:
+            wrote = dfd_fd_points_complex(n, xp, hp, center, Xp, K, colp)
+        else:
+            wrote = dfd_fd_points(n, xp, hp, stp, center, Xp, K, colp)
+    assert wrote == <size_t>K
+    r = out.call(X)
+    cdef cnp.ndarray F = out.numeric(r, cplx)
+    cdef tuple rshape = (<object>F).shape
+    if F.ndim < 1 or rshape[F.ndim - 1] != K:
+        raise ValueError(
+            f"vectorized=True: f must accept x with a trailing axis of k points, "
+            f"shape {xshape + (K,)}, and return its values with the same trailing "
+            f"axis, shape f_shape + ({K},); it returned shape {rshape}")
+    out.set_shape(rshape[:F.ndim - 1])
+    m = out.m
+    F = np.ascontiguousarray(F, dtype=np.complex128 if cplx else np.float64)
+    cdef double *Fp = <double*>cnp.PyArray_DATA(F)
+    cdef size_t es = 2 if cplx else 1
+    cdef size_t bad
+    if out.check_finite:
+        bad = dfd_first_nonfinite(m * K * es, Fp, 1)
+        if bad < <size_t>(m * K * es):
+            c = (bad // es) % K
+            jj, pp = _column_owner(c, col, st, center)
+            raise ValueError(
+                f"f returned a non-finite value ({Fp[bad]!r}) at "
+                f"f{_fmt_index(index_of((bad // es) // K, out.fshape))} when evaluated at "
+                f"{_where(jj, pp, xshape, stp, hp)} (pass check_finite=False to allow it)")
+    cdef cnp.ndarray J = np.empty((m, n))
+    cdef double *Jp = <double*>cnp.PyArray_DATA(J)
+    cdef size_t off = 1 if cplx else 0
+    with nogil:
+        dfd_fd_quotients(m, n, K, Fp, es, off, hp, stp, colp, c0, Jp)
+    value = None
+    if want_value:
+        v = F[..., 0].real if cplx else F[..., 0]
+        value = float(v) if out.fshape == () else np.ascontiguousarray(v)
+    return (value, J.reshape(out.fshape + xshape), out.fshape)
+
+
+def _column_owner(Py_ssize_t c, cnp.ndarray col, cnp.ndarray st, int center):
+    """(coordinate, point) of column c of the vectorized points; (-1, 0) for x."""
+    if center and c == 0:
+        return -1, 0
+    cols = col.astype(np.intp)
+    j = int(np.searchsorted(cols, c, side="right")) - 1
+    return j, int(c - cols[j])
