@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _dual
 from ._fd import METHODS as _FD_METHODS
-from ._fd import as_point, check_finite_x, fd_jacobian
+from ._fd import Transform, as_point, check_finite_x
 
 __all__ = ["grad", "jacobian", "value_and_grad", "jvp"]
 
@@ -54,28 +54,24 @@ class _Options:
             chunk = int(chunk)
         self.chunk = chunk
 
-    def point(self, x):
-        """x as float64, plus step and bounds broadcast to its shape."""
-        x0 = as_point(x)
+    def prepare(self, x0):
+        """step and bounds broadcast to x0's shape (only called when set)."""
         step = lb = ub = None
         if self.step is not None:
             step = _broadcast(self.step, x0.shape, "step")
         if self.lb is not None:
             lb = _broadcast(self.lb, x0.shape, "bounds[0] (the lower bound)")
             ub = _broadcast(self.ub, x0.shape, "bounds[1] (the upper bound)")
-        return x0, step, lb, ub
+        return step, lb, ub
 
-    def evaluate(self, f, x, args, kwargs, want_value):
-        """(value, J, fshape) with J shaped fshape + x.shape."""
-        x0, step, lb, ub = self.point(x)
-        if self.code < 0:
-            if self.check_finite:
-                check_finite_x(x0)
-            if lb is not None and not np.all((lb <= x0) & (x0 <= ub)):
-                _raise_outside(x0, lb, ub)
-            return _dual.dual_jacobian(f, x0, args, kwargs, self.chunk, want_value)
-        return fd_jacobian(f, x0, args, kwargs, self.code, step, lb, ub,
-                           self.vectorized, self.check_finite, want_value, self.method)
+    def dual(self, f, x0, lb, ub, args, kwargs, want_value):
+        """method='dual': f is evaluated at x only, so bounds need only hold there."""
+        if self.check_finite:
+            check_finite_x(x0)
+        if lb is not None and not np.all((lb <= x0) & (x0 <= ub)):
+            _raise_outside(x0, lb, ub)
+        return _dual.dual_jacobian(f, x0, args, kwargs, self.chunk,
+                                   want_value)
 
 
 def _flag(value, name):
@@ -135,21 +131,16 @@ def _broadcast(a, shape, name):
 def _raise_outside(x0, lb, ub):
     i = int(np.argmax(~((lb <= x0) & (x0 <= ub))))
     idx = np.unravel_index(i, x0.shape) if x0.ndim else ()
-    raise ValueError(f"x{list(map(int, idx)) if idx else ''} = {x0.reshape(-1)[i]!r} "
-                     f"lies outside bounds [{lb.reshape(-1)[i]!r}, {ub.reshape(-1)[i]!r}]")
+    where = "[" + ", ".join(map(str, idx)) + "]" if idx else ""
+    raise ValueError(f"x{where} = {float(x0.reshape(-1)[i])!r} lies outside bounds "
+                     f"[{float(lb.reshape(-1)[i])!r}, {float(ub.reshape(-1)[i])!r}]")
 
 
 def _shaped(J, x):
-    """A 0-d result for a Python scalar x is returned as a float."""
-    if J.ndim == 0 and isinstance(x, numbers.Real):
+    """A 0-d result for a scalar x is returned as a float (as Transform does)."""
+    if np.ndim(J) == 0 and not isinstance(x, np.ndarray):
         return float(J)
     return J
-
-
-def _scalar_only(fshape):
-    if fshape != ():
-        raise ValueError(f"grad needs f to return a scalar; it returned shape {fshape}. "
-                         "Use dfd.jacobian for array outputs")
 
 
 def _wraps(f, kind):
@@ -208,11 +199,7 @@ def jacobian(f, *, method="central", step=None, bounds=None, vectorized=False,
     """
     opts = _Options("jacobian", f, method, step, bounds, vectorized, check_finite,
                     chunk)
-
-    @_wraps(f, "jacobian")
-    def jac(x, *args, **kwargs):
-        return _shaped(opts.evaluate(f, x, args, kwargs, False)[1], x)
-    return jac
+    return Transform(f, 0, opts, opts.prepare, opts.dual)
 
 
 def grad(f, *, method="central", step=None, bounds=None, vectorized=False,
@@ -239,13 +226,7 @@ def grad(f, *, method="central", step=None, bounds=None, vectorized=False,
     array([ 3., 12.])
     """
     opts = _Options("grad", f, method, step, bounds, vectorized, check_finite, chunk)
-
-    @_wraps(f, "grad")
-    def g(x, *args, **kwargs):
-        _, J, fshape = opts.evaluate(f, x, args, kwargs, False)
-        _scalar_only(fshape)
-        return _shaped(J, x)
-    return g
+    return Transform(f, 1, opts, opts.prepare, opts.dual)
 
 
 def value_and_grad(f, *, method="central", step=None, bounds=None, vectorized=False,
@@ -276,13 +257,7 @@ def value_and_grad(f, *, method="central", step=None, bounds=None, vectorized=Fa
     """
     opts = _Options("value_and_grad", f, method, step, bounds, vectorized,
                     check_finite, chunk)
-
-    @_wraps(f, "value_and_grad")
-    def vg(x, *args, **kwargs):
-        value, J, fshape = opts.evaluate(f, x, args, kwargs, True)
-        _scalar_only(fshape)
-        return value, _shaped(J, x)
-    return vg
+    return Transform(f, 2, opts, opts.prepare, opts.dual)
 
 
 def jvp(f, *, method="central", step=None, bounds=None, check_finite=True):
@@ -319,7 +294,8 @@ def jvp(f, *, method="central", step=None, bounds=None, check_finite=True):
 
     @_wraps(f, "jvp")
     def jv(x, v, *args, **kwargs):
-        x0, _, lb, ub = opts.point(x)
+        x0 = as_point(x)
+        _, lb, ub = opts.prepare(x0)
         v0 = as_point(v, "v")
         if v0.shape != x0.shape:
             raise ValueError(f"v must have x's shape {x0.shape}; got {v0.shape}")

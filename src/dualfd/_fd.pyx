@@ -21,6 +21,7 @@ cnp.import_array()
 # Releasing the GIL costs ~0.1 us; only worth it for loops this long.
 cdef enum:
     NOGIL_MIN = 20000
+    SMALL = 16   # sizes up to this use stack buffers
 
 METHODS = {"forward": DFD_FORWARD, "backward": DFD_BACKWARD,
            "central": DFD_CENTRAL, "complex": DFD_COMPLEX}
@@ -50,7 +51,8 @@ cpdef cnp.ndarray as_point(x, str name="x"):
         raise TypeError(f"{name} must hold real numbers; got dtype {a.dtype}"
                         + (" (use method='complex' for complex steps of a real x)"
                            if a.dtype.kind == "c" else ""))
-    return np.ascontiguousarray(a, dtype=np.float64)
+    # asarray, not ascontiguousarray, which would turn a 0-d x into shape (1,)
+    return np.asarray(a, dtype=np.float64, order="C")
 
 
 def index_of(Py_ssize_t flat, tuple shape):
@@ -62,13 +64,13 @@ def _fmt_index(tuple idx):
     return "[" + ", ".join(map(str, idx)) + "]" if idx else ""
 
 
-def check_finite_x(cnp.ndarray x, str name="x"):
+cpdef check_finite_x(cnp.ndarray x, str name="x"):
     cdef size_t n = x.size
     cdef size_t i = dfd_first_nonfinite(n, <double*>cnp.PyArray_DATA(x), 1)
     if i < n:
         idx = index_of(i, (<object>x).shape)
         raise ValueError(f"{name} must be finite; {name}{_fmt_index(idx)} = "
-                         f"{x.reshape(-1)[i]!r} (pass check_finite=False to allow it)")
+                         f"{float(x.reshape(-1)[i])!r} (pass check_finite=False to allow it)")
 
 
 cdef class _Outputs:
@@ -79,19 +81,9 @@ cdef class _Outputs:
     cdef public Py_ssize_t m
     cdef bint check_finite
     cdef tuple xshape
-    cdef cnp.ndarray h, st   # steps and stencils, for naming points in errors
+    cdef double *h           # steps and stencils, for naming points in errors;
+    cdef unsigned char *st   # they point into buffers that outlive the call
 
-    def __init__(self, f, tuple args, dict kwargs, bint check_finite, tuple xshape,
-                 cnp.ndarray h, cnp.ndarray st):
-        self.f = f
-        self.args = args
-        self.kwargs = kwargs
-        self.check_finite = check_finite
-        self.xshape = xshape
-        self.h = h
-        self.st = st
-        self.fshape = None
-        self.m = -1
 
     cdef object call(self, point):
         if not self.args and not self.kwargs:
@@ -110,6 +102,16 @@ cdef class _Outputs:
                              f"{self.fshape} at another; its output shape must not "
                              f"depend on x")
         return 0
+
+    cdef bint same_shape(self, cnp.ndarray a):
+        cdef int d, nd = cnp.PyArray_NDIM(a)
+        cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(a)
+        if nd != len(self.fshape):
+            return False
+        for d in range(nd):
+            if dims[d] != <cnp.npy_intp>self.fshape[d]:
+                return False
+        return True
 
     cdef tuple shape_of(self, r, bint want_complex):
         if PyFloat_Check(r) if not want_complex else PyComplex_Check(r):
@@ -144,6 +146,12 @@ cdef class _Outputs:
         if PyFloat_Check(r):
             self.set_shape(())
             dst[0] = PyFloat_AS_DOUBLE(r)
+        elif (self.fshape is not None and cnp.PyArray_CheckExact(r)
+              and cnp.PyArray_TYPE(<cnp.ndarray>r) == cnp.NPY_DOUBLE
+              and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>r)
+              and self.same_shape(<cnp.ndarray>r)):
+            # the common case, without building shape tuples
+            memcpy(dst, cnp.PyArray_DATA(<cnp.ndarray>r), self.m * sizeof(double))
         else:
             a = self.numeric(r, False)
             self.set_shape((<object>a).shape)
@@ -178,9 +186,8 @@ cdef class _Outputs:
                 f"{self.where(j, p)} (pass check_finite=False to allow it)")
         return 0
 
-    def where(self, Py_ssize_t j, int p):
-        return _where(j, p, self.xshape, <unsigned char*>cnp.PyArray_DATA(self.st),
-                      <double*>cnp.PyArray_DATA(self.h))
+    cdef str where(self, Py_ssize_t j, int p):
+        return _where(j, p, self.xshape, self.st, self.h)
 
 
 cdef str _where(Py_ssize_t j, int p, tuple xshape, const unsigned char *st, const double *h):
@@ -195,25 +202,26 @@ cdef str _where(Py_ssize_t j, int p, tuple xshape, const unsigned char *st, cons
 
 def step_error(int rc, Py_ssize_t bad, cnp.ndarray x, method, step, lb, ub):
     idx = _fmt_index(index_of(bad, (<object>x).shape))
-    xv = x.reshape(-1)[bad]
+    xv = float(x.reshape(-1)[bad])
+    if lb is not None:
+        lo, hi = float(lb.reshape(-1)[bad]), float(ub.reshape(-1)[bad])
     if rc == DFD_ERR_OUTSIDE:
-        return ValueError(f"x{idx} = {xv!r} lies outside bounds "
-                          f"[{lb.reshape(-1)[bad]!r}, {ub.reshape(-1)[bad]!r}]")
+        return ValueError(f"x{idx} = {xv!r} lies outside bounds [{lo!r}, {hi!r}]")
     if rc == DFD_ERR_NO_ROOM:
         return ValueError(
-            f"bounds [{lb.reshape(-1)[bad]!r}, {ub.reshape(-1)[bad]!r}] leave no room "
+            f"bounds [{lo!r}, {hi!r}] leave no room "
             f"for a {method} step around x{idx} = {xv!r}: no stencil fits; widen the "
             "bounds or pass a smaller step")
     if step is not None:
-        return ValueError(f"step{idx} = {step.reshape(-1)[bad]!r} is not usable at "
+        return ValueError(f"step{idx} = {float(step.reshape(-1)[bad])!r} is not usable at "
                           f"x{idx} = {xv!r}: it must be finite, positive and large "
                           "enough to change x")
     return ValueError(f"no finite difference step changes x{idx} = {xv!r}")
 
 
-def fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
-                cnp.ndarray step, cnp.ndarray lb, cnp.ndarray ub,
-                bint vectorized, bint check_finite, bint want_value, str mname):
+cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
+                        cnp.ndarray step, cnp.ndarray lb, cnp.ndarray ub,
+                        bint vectorized, bint check_finite, bint want_value, str mname):
     """Finite-difference Jacobian of f at x.
 
     x is C-contiguous float64; step, lb, ub are None or C-contiguous float64
@@ -226,11 +234,19 @@ def fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
     cdef const double *xp = <double*>cnp.PyArray_DATA(x)
     if check_finite:
         check_finite_x(x)
+    # Steps and stencils: on the stack for small n, where three array
+    # allocations would be a fifth of the cost of a gradient.
+    cdef double hbuf[SMALL]
+    cdef unsigned char stbuf[SMALL]
     cdef cnp.npy_intp nn = n
-    cdef cnp.ndarray h = cnp.PyArray_EMPTY(1, &nn, cnp.NPY_DOUBLE, 0)
-    cdef cnp.ndarray st = cnp.PyArray_EMPTY(1, &nn, cnp.NPY_UINT8, 0)
-    cdef double *hp = <double*>cnp.PyArray_DATA(h)
-    cdef unsigned char *stp = <unsigned char*>cnp.PyArray_DATA(st)
+    cdef cnp.ndarray h = None, st = None
+    cdef double *hp = hbuf
+    cdef unsigned char *stp = stbuf
+    if n > SMALL:
+        h = cnp.PyArray_EMPTY(1, &nn, cnp.NPY_DOUBLE, 0)
+        st = cnp.PyArray_EMPTY(1, &nn, cnp.NPY_UINT8, 0)
+        hp = <double*>cnp.PyArray_DATA(h)
+        stp = <unsigned char*>cnp.PyArray_DATA(st)
     rc = dfd_fd_steps(n, xp, method,
                       <double*>cnp.PyArray_DATA(step) if step is not None else NULL,
                       <double*>cnp.PyArray_DATA(lb) if lb is not None else NULL,
@@ -239,18 +255,18 @@ def fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
     if rc < 0:
         raise step_error(rc, bad, x, mname, step, lb, ub)
     cdef tuple xshape = (<object>x).shape
-    out = _Outputs(f, args, kwargs, check_finite, xshape, h, st)
+    cdef _Outputs out = _Outputs.__new__(_Outputs)
+    out.f, out.args, out.kwargs, out.check_finite = f, args, kwargs, check_finite
+    out.xshape, out.h, out.st, out.fshape, out.m = xshape, hp, stp, None, -1
     if vectorized:
-        return _vectorized(out, x, h, st, method, want_value)
-    return _loop(out, x, h, st, method, want_value)
+        return _vectorized(out, x, hp, stp, method, want_value)
+    return _loop(out, x, hp, stp, method, want_value)
 
 
-cdef tuple _loop(_Outputs out, cnp.ndarray x, cnp.ndarray h, cnp.ndarray st,
+cdef tuple _loop(_Outputs out, cnp.ndarray x, double *hp, unsigned char *stp,
                  int method, bint want_value):
     cdef Py_ssize_t n = x.size, j, m = 0
     cdef int p, s
-    cdef double *hp = <double*>cnp.PyArray_DATA(h)
-    cdef unsigned char *stp = <unsigned char*>cnp.PyArray_DATA(st)
     cdef const double *xp = <double*>cnp.PyArray_DATA(x)
     cdef bint cplx = method == DFD_COMPLEX
     cdef bint need_f0 = want_value
@@ -258,16 +274,18 @@ cdef tuple _loop(_Outputs out, cnp.ndarray x, cnp.ndarray h, cnp.ndarray st,
         if dfd_stencil_needs_f0[stp[j]]:
             need_f0 = True
             break
-    # W holds the rows f0, f1, f2 of the current column; allocated once the
-    # first output tells m.
-    cdef cnp.ndarray point, xc = None, W = None, J = None
+    # w holds the rows f0, f1, f2 of the current column (on the stack for a
+    # small f); it and J are allocated once the first output tells m.
+    cdef double wbuf[3 * SMALL]
     cdef double *w = NULL
     cdef double *Jp = NULL
+    cdef cnp.ndarray point, xc = None, W = None, J = None
     value = None
     if need_f0 or n == 0:
-        value = out.call(cnp.PyArray_NewCopy(x, cnp.NPY_CORDER))
-        W, J = _alloc(out, out.shape_of(value, False), n)
-        w = <double*>cnp.PyArray_DATA(W)
+        value = out.call(fresh_copy(x))
+        J = _alloc(out, out.shape_of(value, False))
+        W = _work(out.m)
+        w = &wbuf[0] if W is None else <double*>cnp.PyArray_DATA(W)
         Jp = <double*>cnp.PyArray_DATA(J)
         out.store(value, w, -1, 0)
     if cplx:
@@ -276,16 +294,17 @@ cdef tuple _loop(_Outputs out, cnp.ndarray x, cnp.ndarray h, cnp.ndarray st,
         s = stp[j]
         for p in range(dfd_stencil_npoints[s]):
             if cplx:
-                point = cnp.PyArray_NewCopy(xc, cnp.NPY_CORDER)
+                point = fresh_copy(xc)
                 (<double*>cnp.PyArray_DATA(point))[2 * j + 1] = hp[j]
             else:
-                point = cnp.PyArray_NewCopy(x, cnp.NPY_CORDER)
+                point = fresh_copy(x)
                 (<double*>cnp.PyArray_DATA(point))[j] = \
                     xp[j] + dfd_stencil_offset[s][p] * hp[j]
             r = out.call(point)
-            if W is None:
-                W, J = _alloc(out, out.shape_of(r, cplx), n)
-                w = <double*>cnp.PyArray_DATA(W)
+            if J is None:
+                J = _alloc(out, out.shape_of(r, cplx))
+                W = _work(out.m)
+                w = &wbuf[0] if W is None else <double*>cnp.PyArray_DATA(W)
                 Jp = <double*>cnp.PyArray_DATA(J)
             m = out.m
             if cplx:
@@ -297,21 +316,49 @@ cdef tuple _loop(_Outputs out, cnp.ndarray x, cnp.ndarray h, cnp.ndarray st,
                 dfd_fd_column(m, s, hp[j], w, w + m, w + 2 * m, 1, Jp + j, n)
         else:
             dfd_fd_column(m, s, hp[j], w, w + m, w + 2 * m, 1, Jp + j, n)
-    return (value, J.reshape(out.fshape + (<object>x).shape), out.fshape)
+    return (value, J, out.fshape)
 
 
-cdef tuple _alloc(_Outputs out, tuple fshape, Py_ssize_t n):
-    """Work rows (f0, f1, f2) and the m x n Jacobian, for output shape fshape."""
+cdef cnp.ndarray _work(Py_ssize_t m):
+    """Three rows of m doubles, or None when the stack buffer is big enough."""
+    if m <= SMALL:
+        return None
+    cdef cnp.npy_intp size = 3 * m
+    return cnp.PyArray_EMPTY(1, &size, cnp.NPY_DOUBLE, 0)
+
+
+cdef cnp.ndarray _alloc(_Outputs out, tuple fshape):
+    """The Jacobian, shaped fshape + x.shape: its memory is the m x n
+    row-major matrix the C kernels write."""
     out.set_shape(fshape)
-    return np.empty(3 * out.m), np.empty((out.m, n))
+    return empty(fshape + out.xshape)
 
 
-cdef tuple _vectorized(_Outputs out, cnp.ndarray x, cnp.ndarray h, cnp.ndarray st,
+cdef inline cnp.ndarray fresh_copy(cnp.ndarray a):
+    """A new C-contiguous copy of a contiguous array: f gets one per point, so
+    nothing it keeps is changed later.  Cheaper than PyArray_NewCopy, which
+    goes through the general assignment machinery."""
+    cdef cnp.ndarray c = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(a), cnp.PyArray_DIMS(a),
+                                           cnp.PyArray_TYPE(a), 0)
+    memcpy(cnp.PyArray_DATA(c), cnp.PyArray_DATA(a), cnp.PyArray_NBYTES(a))
+    return c
+
+
+cdef cnp.ndarray empty(tuple shape):
+    """np.empty(shape) through the C API (a Python-level call costs ~0.3 us)."""
+    cdef cnp.npy_intp dims[64]
+    cdef int nd = len(shape), i
+    if nd > 64:
+        return np.empty(shape)
+    for i in range(nd):
+        dims[i] = shape[i]
+    return cnp.PyArray_EMPTY(nd, dims, cnp.NPY_DOUBLE, 0)
+
+
+cdef tuple _vectorized(_Outputs out, cnp.ndarray x, double *hp, unsigned char *stp,
                        int method, bint want_value):
     cdef Py_ssize_t n = x.size, K, m, c0 = 0
     cdef size_t wrote
-    cdef double *hp = <double*>cnp.PyArray_DATA(h)
-    cdef unsigned char *stp = <unsigned char*>cnp.PyArray_DATA(st)
     cdef const double *xp = <double*>cnp.PyArray_DATA(x)
     cdef bint cplx = method == DFD_COMPLEX
     cdef int center = want_value
@@ -351,12 +398,12 @@ cdef tuple _vectorized(_Outputs out, cnp.ndarray x, cnp.ndarray h, cnp.ndarray s
         bad = dfd_first_nonfinite(m * K * es, Fp, 1)
         if bad < <size_t>(m * K * es):
             c = (bad // es) % K
-            jj, pp = _column_owner(c, col, st, center)
+            jj, pp = _column_owner(c, col, center)
             raise ValueError(
                 f"f returned a non-finite value ({Fp[bad]!r}) at "
                 f"f{_fmt_index(index_of((bad // es) // K, out.fshape))} when evaluated at "
                 f"{_where(jj, pp, xshape, stp, hp)} (pass check_finite=False to allow it)")
-    cdef cnp.ndarray J = np.empty((m, n))
+    cdef cnp.ndarray J = empty(out.fshape + xshape)
     cdef double *Jp = <double*>cnp.PyArray_DATA(J)
     cdef size_t off = 1 if cplx else 0
     with nogil:
@@ -365,13 +412,72 @@ cdef tuple _vectorized(_Outputs out, cnp.ndarray x, cnp.ndarray h, cnp.ndarray s
     if want_value:
         v = F[..., 0].real if cplx else F[..., 0]
         value = float(v) if out.fshape == () else np.ascontiguousarray(v)
-    return (value, J.reshape(out.fshape + xshape), out.fshape)
+    return (value, J, out.fshape)
 
 
-def _column_owner(Py_ssize_t c, cnp.ndarray col, cnp.ndarray st, int center):
+def _column_owner(Py_ssize_t c, cnp.ndarray col, int center):
     """(coordinate, point) of column c of the vectorized points; (-1, 0) for x."""
     if center and c == 0:
         return -1, 0
     cols = col.astype(np.intp)
     j = int(np.searchsorted(cols, c, side="right")) - 1
     return j, int(c - cols[j])
+
+
+cdef enum:
+    KIND_JACOBIAN = 0
+    KIND_GRAD = 1
+    KIND_VALUE_AND_GRAD = 2
+
+_KIND_NAMES = ("jacobian", "grad", "value_and_grad")
+
+
+cdef class Transform:
+    """The callable that grad, jacobian and value_and_grad return.
+
+    Holds options validated once by dualfd._api, so that a call only converts
+    x and runs the engine: this keeps the fixed cost of a gradient of a tiny
+    function near a microsecond."""
+    cdef readonly object f
+    cdef readonly str method
+    cdef int code, kind
+    cdef object step, lb, ub, prepare, dual
+    cdef bint vectorized, check_finite, needs_prepare
+    cdef dict __dict__
+
+    def __init__(self, f, int kind, opts, prepare, dual):
+        self.f = f
+        self.kind = kind
+        self.method = opts.method
+        self.code = opts.code
+        self.vectorized = opts.vectorized
+        self.check_finite = opts.check_finite
+        self.needs_prepare = opts.step is not None or opts.lb is not None
+        self.prepare = prepare   # x0 -> (step, lb, ub) broadcast to x0's shape
+        self.dual = dual         # (f, x0, lb, ub, args, kwargs, want_value) -> (value, J, fshape)
+        name = getattr(f, "__name__", type(f).__name__)
+        self.__name__ = self.__qualname__ = f"{_KIND_NAMES[kind]}({name})"
+        self.__wrapped__ = f
+
+    def __repr__(self):
+        return f"<dualfd.{_KIND_NAMES[self.kind]} of {self.f!r}, method={self.method!r}>"
+
+    def __call__(self, x, *args, **kwargs):
+        cdef cnp.ndarray x0 = as_point(x), step = None, lb = None, ub = None
+        cdef bint want_value = self.kind == KIND_VALUE_AND_GRAD
+        if self.needs_prepare:
+            step, lb, ub = self.prepare(x0)
+        if self.code < 0:
+            value, J, fshape = self.dual(self.f, x0, lb, ub, args, kwargs, want_value)
+        else:
+            value, J, fshape = fd_jacobian(self.f, x0, args, kwargs, self.code, step,
+                                           lb, ub, self.vectorized, self.check_finite,
+                                           want_value, self.method)
+        if self.kind != KIND_JACOBIAN and fshape != ():
+            raise ValueError(f"{_KIND_NAMES[self.kind]} needs f to return a scalar; it "
+                             f"returned shape {fshape}. Use dfd.jacobian for array outputs")
+        if cnp.PyArray_NDIM(<cnp.ndarray>J) == 0 and not cnp.PyArray_Check(x):
+            J = PyFloat_AS_DOUBLE(J) if PyFloat_Check(J) else float(J)
+        if want_value:
+            return value, J
+        return J
