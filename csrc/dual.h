@@ -1,5 +1,89 @@
-/* Dual-number kernels (placeholder until the Dual engine lands). */
+/* Dual-number kernels: forward-mode derivatives of elementwise functions.
+ *
+ * Tangent layout (chosen by measurement, see src/dualfd/_dual.pyx): a dual array of n
+ * elements with k directions stores its value as n doubles and its tangent as n * k
+ * doubles, element i's k directions contiguous at t + i * k (tangents last, C order).
+ *
+ * Kernels take plain pointers and lengths, include no Python header and return 0.
+ * Binary kernels take a stride of 0 or 1 per operand (0: a size-1 operand repeated);
+ * a NULL tangent pointer means a constant operand (zero tangent). */
 #ifndef DFD_DUAL_H
 #define DFD_DUAL_H
+#include <math.h>
 #include <stddef.h>
+#include <string.h>
+
+#define DFD_LN2  0.693147180559945309417232121458176568
+#define DFD_LN10 2.302585092994045684017991454684364208
+#define DFD_RAD  0.017453292519943295769236907684886127   /* pi / 180 */
+#define DFD_SIGN(x) ((double)(((x) > 0) - ((x) < 0)))
+#define DFD_PICK_A(cond) ((cond) ? 1.0 : 0.0)
+/* NumPy's maximum/minimum propagate NaN from either side. */
+#define DFD_MAX(a, b) (((a) >= (b) || (a) != (a)) ? (a) : (b))
+#define DFD_MIN(a, b) (((a) <= (b) || (a) != (a)) ? (a) : (b))
+
+/* The two tangent primitives every rule reduces to.  A non-finite coefficient meets a
+ * zero tangent entry only at a singularity (sqrt, log at 0): the entry stays 0 there.
+ * The finite case is tested first so that the common loop has no branch and
+ * vectorizes. */
+static inline void dfd_scale(size_t k, double d, const double *restrict t,
+                             double *restrict y)
+{
+    if (isfinite(d)) {
+        for (size_t j = 0; j < k; j++) y[j] = d * t[j];
+    } else {
+        for (size_t j = 0; j < k; j++) y[j] = t[j] == 0.0 ? 0.0 : d * t[j];
+    }
+}
+
+static inline void dfd_axpby(size_t k, double a, const double *restrict ta, double b,
+                             const double *restrict tb, double *restrict y)
+{
+    if (isfinite(a) && isfinite(b)) {
+        for (size_t j = 0; j < k; j++) y[j] = a * ta[j] + b * tb[j];
+    } else {
+        for (size_t j = 0; j < k; j++)
+            y[j] = (ta[j] == 0.0 ? 0.0 : a * ta[j]) + (tb[j] == 0.0 ? 0.0 : b * tb[j]);
+    }
+}
+
+typedef int (*dfd_unary_fn)(size_t n, size_t k, const double *restrict x,
+                            const double *restrict tx, double *restrict y,
+                            double *restrict ty);
+typedef int (*dfd_binary_fn)(size_t n, size_t k,
+                             const double *restrict a, size_t sa, const double *ta,
+                             const double *restrict b, size_t sb, const double *tb,
+                             double *restrict y, double *restrict ty);
+
+typedef struct { const char *name; dfd_unary_fn fn; double lo, hi; } dfd_unary_rule;
+typedef struct { const char *name; dfd_binary_fn fn; double lo, hi; } dfd_binary_rule;
+
+#define DFD_UNARY(name, value, deriv, lo, hi)                                        \
+    int dfd_##name(size_t n, size_t k, const double *restrict x,                     \
+                   const double *restrict tx, double *restrict y, double *restrict ty);
+#define DFD_BINARY(name, value, da, db, lo, hi)                                      \
+    int dfd_##name##2(size_t n, size_t k,                                            \
+                      const double *restrict a, size_t sa, const double *ta,         \
+                      const double *restrict b, size_t sb, const double *tb,         \
+                      double *restrict y, double *restrict ty);
+#include "rules.def"
+#undef DFD_UNARY
+#undef DFD_BINARY
+
+/* The tables, in rules.def order, for the Python layer and the tests. */
+extern const dfd_unary_rule dfd_unary_rules[];
+extern const size_t dfd_n_unary_rules;
+extern const dfd_binary_rule dfd_binary_rules[];
+extern const size_t dfd_n_binary_rules;
+
+/* y[i] = x[i * s] for i < n, value and tangent (k each) together; s may be negative. */
+void dfd_gather(size_t n, size_t k, const double *x, const double *tx, ptrdiff_t s,
+                double *restrict y, double *restrict ty);
+/* The identity seed: tangent row i (of n) has a 1 in column i - c0 if it lies in
+ * [0, k), else zeros. */
+void dfd_seed(size_t n, size_t k, size_t c0, double *restrict t);
+/* Scatter a (m, k) tangent into columns [c0, c0 + k) of an (m, n) Jacobian. */
+void dfd_put_columns(size_t m, size_t k, const double *restrict t, size_t n, size_t c0,
+                     double *restrict J);
+
 #endif

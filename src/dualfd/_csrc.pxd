@@ -28,3 +28,27 @@ cdef extern from "fd.h" nogil:
                           size_t off, const double *h, const unsigned char *st,
                           const size_t *col, size_t c0, double *J)
     size_t dfd_first_nonfinite(size_t len, const double *a, ptrdiff_t s)
+
+cdef extern from "dual.h" nogil:
+    ctypedef int (*dfd_unary_fn)(size_t n, size_t k, const double *x, const double *tx,
+                                 double *y, double *ty)
+    ctypedef int (*dfd_binary_fn)(size_t n, size_t k, const double *a, size_t sa,
+                                  const double *ta, const double *b, size_t sb,
+                                  const double *tb, double *y, double *ty)
+    ctypedef struct dfd_unary_rule:
+        const char *name
+        dfd_unary_fn fn
+        double lo, hi
+    ctypedef struct dfd_binary_rule:
+        const char *name
+        dfd_binary_fn fn
+        double lo, hi
+    const dfd_unary_rule dfd_unary_rules[]
+    const size_t dfd_n_unary_rules
+    const dfd_binary_rule dfd_binary_rules[]
+    const size_t dfd_n_binary_rules
+    void dfd_gather(size_t n, size_t k, const double *x, const double *tx, ptrdiff_t s,
+                    double *y, double *ty)
+    void dfd_seed(size_t n, size_t k, size_t c0, double *t)
+    void dfd_put_columns(size_t m, size_t k, const double *t, size_t n, size_t c0,
+                         double *J)

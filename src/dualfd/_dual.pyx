@@ -1,15 +1,1416 @@
-# cython: language_level=3
-"""Forward-mode dual numbers (placeholder until the Dual engine lands)."""
+# cython: language_level=3, cdivision=True
+"""Forward-mode dual numbers: the Dual array type and the method='dual' driver.
+
+Tangent layout: a Dual of shape s with k directions stores its value as a C-ordered
+block of prod(s) doubles and its tangent as prod(s) * k doubles with each element's
+k directions contiguous (shape ``s + (k,)``, "tangents last").  Measured on the
+product-rule kernel (gcc -O3, one core), tangents last vs first:
+n=100, k=100: 2.1 us vs 8.0 us; n=1000, k=100: 29 us vs 81 us; n=10^4, k=8: 29 us vs
+67 us; n=100, k=1: 0.14 us vs 0.10 us.  Tangents last lets the kernel test once per
+element whether a partial is finite and then run a branch-free loop over k, and it is
+also the public tangent shape, so `.tangent` is a view and NumPy functions with
+``axis=`` apply unchanged to the tangent block.
+
+A Dual owns its buffer (small ones inline in the object, others on the heap) and never
+shares memory with another object, so in-place operators cannot reach the caller's x.
+"""
+
+cimport cython
+cimport numpy as cnp
+from cpython.long cimport PyLong_Check
+from cpython.float cimport PyFloat_Check
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.slice cimport PySlice_Check, PySlice_GetIndicesEx
+from libc.string cimport memcpy, memmove, memset
+
+from ._csrc cimport *
+
+import operator
+
+import numpy as np
+
+cnp.import_array()
+
+cdef enum:
+    NBUF = 16          # doubles stored inline: a 0-d Dual with k <= 15 needs no malloc
+    NOGIL_MIN = 32768  # doubles touched before releasing the GIL pays off (~100 ns)
+
+# Default largest chunk (tangent directions per pass of f).  Measured on the Broyden
+# tridiagonal Jacobian, ns per column for chunk 8/16/32/64/128/256/512:
+#   n = 100:  1670 1003 705 480 365 368 375
+#   n = 1000: 6442 5016 4284 4048 3977 4124 6590  (512: the tangents leave the cache)
+# 128 is at the floor for both and keeps n <= 128 in a single pass.
+DEFAULT_CHUNK = 128
+
+# --- the rules table, from csrc/rules.def ---------------------------------------------
+
+cdef dict _UNARY_INDEX = {}
+cdef dict _BINARY_INDEX = {}
+for _i in range(dfd_n_unary_rules):
+    _UNARY_INDEX[dfd_unary_rules[_i].name.decode()] = _i
+for _i in range(dfd_n_binary_rules):
+    _BINARY_INDEX[dfd_binary_rules[_i].name.decode()] = _i
+
+cdef int U_NEGATIVE = _UNARY_INDEX["negative"]
+cdef int U_POSITIVE = _UNARY_INDEX["positive"]
+cdef int U_SQUARE = _UNARY_INDEX["square"]
+cdef int U_ABSOLUTE = _UNARY_INDEX["absolute"]
+cdef int U_SQRT = _UNARY_INDEX["sqrt"]
+cdef int B_ADD = _BINARY_INDEX["add"]
+cdef int B_SUBTRACT = _BINARY_INDEX["subtract"]
+cdef int B_MULTIPLY = _BINARY_INDEX["multiply"]
+cdef int B_DIVIDE = _BINARY_INDEX["divide"]
+cdef int B_POWER = _BINARY_INDEX["power"]
+cdef int B_MAXIMUM = _BINARY_INDEX["maximum"]
+cdef int B_MINIMUM = _BINARY_INDEX["minimum"]
+
+#: The derivative rules as data: ``(name, arity, ufunc, lo, hi)`` per line of
+#: csrc/rules.def, ``[lo, hi]`` being the domain the tests sample.
+RULES = tuple(
+    [(dfd_unary_rules[i].name.decode(), 1, getattr(np, dfd_unary_rules[i].name.decode()),
+      dfd_unary_rules[i].lo, dfd_unary_rules[i].hi) for i in range(dfd_n_unary_rules)]
+    + [(dfd_binary_rules[i].name.decode(), 2,
+        getattr(np, dfd_binary_rules[i].name.decode()),
+        dfd_binary_rules[i].lo, dfd_binary_rules[i].hi)
+       for i in range(dfd_n_binary_rules)])
+
+_FD_HINT = ("or differentiate this code with a finite-difference method "
+            "(method='central' or 'complex')")
 
 
-class Dual:
-    def __init__(self, *a, **k):
-        raise NotImplementedError("Dual is not built yet")
+# --- the type -------------------------------------------------------------------------
+
+@cython.final
+@cython.no_gc
+@cython.freelist(64)
+cdef class Dual:
+    """Dual(value, tangent)
+
+    An array of values carrying k directional derivatives (forward mode).
+
+    Parameters
+    ----------
+    value : array_like of float, shape s
+        The primal values (any shape, 0-d included).  Copied.
+    tangent : array_like of float, shape s + (k,)
+        ``tangent[..., j]`` is the derivative of `value` along direction j.  Copied.
+
+    Attributes
+    ----------
+    value : ndarray, shape s (read-only view)
+    tangent : ndarray, shape s + (k,) (read-only view)
+    shape, ndim, size : as for ndarrays, of the value
+    k : int, the number of tangent directions
+
+    Notes
+    -----
+    Arithmetic operators (``+ - * / ** @``, unary ``-``, ``abs``, in-place forms),
+    comparisons (on values, returning plain bools), indexing and assignment,
+    NumPy ufuncs (`supported_ufuncs`) and functions (`supported_functions`) propagate
+    tangents in C.  Anything else raises TypeError rather than drop a derivative:
+    ``float(d)``, ``np.asarray(d)``, ``math.sin(d)`` and unsupported NumPy functions.
+    A zero tangent entry stays zero where a derivative is infinite (sqrt, log, abs,
+    norm at 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dualfd import Dual
+    >>> x = Dual(np.array([1.0, 2.0]), np.eye(2))
+    >>> y = np.sin(x[0]) * x[1] ** 2
+    >>> round(float(y.value), 6), np.round(y.tangent, 6)
+    (3.365884, array([2.161209, 3.365884]))
+    >>> (x * 3).tangent
+    array([[3., 0.],
+           [0., 3.]])
+    """
+    cdef double *v        # value: n doubles, C order
+    cdef double *t        # tangent: n * k doubles, element i's directions at t + i * k
+    cdef double *heap     # owned allocation, or NULL when v lives in buf
+    cdef size_t cap       # its capacity in doubles
+    cdef Py_ssize_t n, k
+    cdef tuple _shape
+    cdef double buf[NBUF]
+
+    def __dealloc__(self):
+        if self.heap != NULL:
+            _pool_put(self.heap, self.cap)
+
+    def __init__(self, value, tangent):
+        v = np.asarray(value)
+        t = np.asarray(tangent)
+        if v.dtype.kind not in "biuf" or t.dtype.kind not in "biuf":
+            raise TypeError(f"Dual: value and tangent must be real numbers; got dtypes "
+                            f"{v.dtype} and {t.dtype}")
+        if t.ndim != v.ndim + 1 or t.shape[:-1] != v.shape:
+            raise ValueError(f"Dual: tangent must have shape value.shape + (k,) = "
+                             f"{v.shape} + (k,); got value shape {v.shape} and "
+                             f"tangent shape {t.shape}")
+        if self.heap != NULL:
+            _pool_put(self.heap, self.cap)
+            self.heap = NULL
+        _alloc(self, v.shape, v.size, t.shape[-1])
+        _fill(self.v, v, v.shape)
+        _fill(self.t, t, t.shape)
+
+    # --- attributes ---
+
+    @property
+    def value(self):
+        """The primal values, a read-only ndarray view of shape `shape`."""
+        return _view(self, False, False)
+
+    @property
+    def tangent(self):
+        """The tangents, a read-only ndarray view of shape ``shape + (k,)``."""
+        return _view(self, True, False)
+
+    @property
+    def shape(self):
+        return self._shape
+
+    @property
+    def ndim(self):
+        return len(self._shape)
+
+    @property
+    def size(self):
+        return self.n
+
+    @property
+    def k(self):
+        """Number of tangent directions carried."""
+        return self.k
+
+    @property
+    def dtype(self):
+        return np.dtype(np.float64)
+
+    @property
+    def T(self):
+        return _transpose(self)
+
+    def __len__(self):
+        if not self._shape:
+            raise TypeError("len() of a 0-d Dual")
+        return self._shape[0]
+
+    def __iter__(self):
+        if not self._shape:
+            raise TypeError("iteration over a 0-d Dual")
+        for i in range(self._shape[0]):
+            yield self[i]
+
+    def __repr__(self):
+        return (f"Dual({np.array2string(_view(self, False, False), separator=', ')}, "
+                f"tangent={np.array2string(_view(self, True, False), separator=', ')})")
+
+    # --- shape methods ---
+
+    def reshape(self, *shape, order="C"):
+        """Return a Dual of a new shape (C order), like `numpy.ndarray.reshape`."""
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = tuple(shape[0])
+        return _reshape(self, shape, order)
+
+    def ravel(self, order="C"):
+        return _reshape(self, (-1,), order)
+
+    def flatten(self, order="C"):
+        return _reshape(self, (-1,), order)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], int)):
+            axes = axes[0]
+        return _transpose(self, axes or None)
+
+    def squeeze(self, axis=None):
+        return _squeeze(self, axis)
+
+    def copy(self):
+        return _copy(self)
+
+    def sum(self, axis=None, keepdims=False):
+        return _sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _mean(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return _prod(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _min(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        return _cumsum(self, axis=axis)
+
+    def dot(self, other):
+        return _dot(self, other)
+
+    @staticmethod
+    def supported_ufuncs():
+        """The NumPy ufuncs a Dual supports, sorted by name."""
+        return SUPPORTED_UFUNCS
+
+    @staticmethod
+    def supported_functions():
+        """The NumPy functions (``__array_function__``) a Dual supports, by name."""
+        return SUPPORTED_FUNCTIONS
+
+    # --- conversions that would drop the tangent ---
+
+    def __float__(self):
+        raise TypeError(
+            "float() of a Dual would drop its derivative (math.* functions call it): "
+            "use NumPy functions (np.sin, not math.sin) and keep values as Duals; "
+            "d.value gives the primal value, " + _FD_HINT)
+
+    def __int__(self):
+        raise TypeError("int() of a Dual would drop its derivative; "
+                        "d.value gives the primal value, " + _FD_HINT)
+
+    def __index__(self):
+        raise TypeError("a Dual cannot be used as an index; index with plain "
+                        "integers (d.value gives the primal value)")
+
+    def __complex__(self):
+        raise TypeError("complex() of a Dual would drop its derivative; " + _FD_HINT)
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "np.asarray()/np.array() of a Dual would drop its derivative: build arrays "
+            "of Duals with np.stack/np.concatenate or assign into np.zeros_like(x); "
+            "d.value gives the primal value, " + _FD_HINT)
+
+    def __bool__(self):
+        if self.n != 1:
+            raise ValueError("the truth value of a Dual with more than one element is "
+                             "ambiguous; use np.any(d.value) or np.all(d.value)")
+        return self.v[0] != 0.0
+
+    # --- arithmetic: the same rule kernels as the ufunc table ---
+
+    def __add__(self, other):
+        return _binary(B_ADD, self, other)
+
+    def __radd__(self, other):
+        return _binary(B_ADD, other, self)
+
+    def __sub__(self, other):
+        return _binary(B_SUBTRACT, self, other)
+
+    def __rsub__(self, other):
+        return _binary(B_SUBTRACT, other, self)
+
+    def __mul__(self, other):
+        return _binary(B_MULTIPLY, self, other)
+
+    def __rmul__(self, other):
+        return _binary(B_MULTIPLY, other, self)
+
+    def __truediv__(self, other):
+        return _binary(B_DIVIDE, self, other)
+
+    def __rtruediv__(self, other):
+        return _binary(B_DIVIDE, other, self)
+
+    def __pow__(self, other, mod):
+        if mod is not None:
+            return NotImplemented
+        return _power(self, other)
+
+    def __rpow__(self, other, mod):
+        if mod is not None:
+            return NotImplemented
+        return _power(other, self)
+
+    def __matmul__(self, other):
+        return _matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _matmul(other, self)
+
+    def __iadd__(self, other):
+        return _inplace(self, _binary(B_ADD, self, other))
+
+    def __isub__(self, other):
+        return _inplace(self, _binary(B_SUBTRACT, self, other))
+
+    def __imul__(self, other):
+        return _inplace(self, _binary(B_MULTIPLY, self, other))
+
+    def __itruediv__(self, other):
+        return _inplace(self, _binary(B_DIVIDE, self, other))
+
+    def __ipow__(self, other):
+        return _inplace(self, _power(self, other))
+
+    def __imatmul__(self, other):
+        return _inplace(self, _matmul(self, other))
+
+    def __neg__(self):
+        return _unary(U_NEGATIVE, self)
+
+    def __pos__(self):
+        return _unary(U_POSITIVE, self)
+
+    def __abs__(self):
+        return _unary(U_ABSOLUTE, self)
+
+    # Comparisons look at values only, so that branches in f work.
+    def __lt__(self, other):
+        return _compare(operator.lt, self, other)
+
+    def __le__(self, other):
+        return _compare(operator.le, self, other)
+
+    def __gt__(self, other):
+        return _compare(operator.gt, self, other)
+
+    def __ge__(self, other):
+        return _compare(operator.ge, self, other)
+
+    def __eq__(self, other):
+        return _compare(operator.eq, self, other)
+
+    def __ne__(self, other):
+        return _compare(operator.ne, self, other)
+
+    __hash__ = None
+
+    # --- indexing ---
+
+    def __getitem__(self, key):
+        cdef Py_ssize_t i, m, dim0, start, stop, step, length
+        cdef Dual out
+        nd = len(self._shape)
+        if nd and PyLong_Check(key):
+            # x[i]: a contiguous block of value and tangent
+            dim0 = self._shape[0]
+            i = key
+            if i < 0:
+                i += dim0
+            if i < 0 or i >= dim0:
+                raise IndexError(f"index {key} is out of bounds for axis 0 with size "
+                                 f"{dim0}")
+            m = self.n // dim0
+            out = _empty(self._shape[1:], m, self.k)
+            memcpy(out.v, self.v + i * m, m * sizeof(double))
+            memcpy(out.t, self.t + i * m * self.k, m * self.k * sizeof(double))
+            return out
+        if nd == 1 and PySlice_Check(key):
+            PySlice_GetIndicesEx(key, self.n, &start, &stop, &step, &length)
+            out = _empty((length,), length, self.k)
+            dfd_gather(length, self.k, self.v + start, self.t + start * self.k, step,
+                       out.v, out.t)
+            return out
+        return _from_arrays(_view(self, False, False)[key],
+                            _view(self, True, False)[_tangent_key(key)], self.k)
+
+    def __setitem__(self, key, value):
+        cdef Py_ssize_t i, dim0
+        cdef Dual d
+        if type(value) is Dual:
+            d = <Dual>value
+            if d.k != self.k:
+                raise ValueError(f"cannot assign a Dual with k={d.k} tangent directions "
+                                 f"into one with k={self.k}")
+            if len(self._shape) == 1 and PyLong_Check(key) and d.n == 1:
+                dim0 = self.n
+                i = key
+                if i < 0:
+                    i += dim0
+                if i < 0 or i >= dim0:
+                    raise IndexError(f"index {key} is out of bounds for axis 0 with "
+                                     f"size {dim0}")
+                self.v[i] = d.v[0]
+                memcpy(self.t + i * self.k, d.t, self.k * sizeof(double))
+                return
+            # Copy first: the source may be (a view of) self.
+            vsrc = np.array(_view(d, False, False))
+            tsrc = np.array(_view(d, True, False))
+        else:
+            vsrc = _constant(value, "assigned value")
+            tsrc = 0.0
+        _view(self, False, True)[key] = vsrc
+        _view(self, True, True)[_tangent_key(key)] = tsrc
+
+    # --- NumPy protocols ---
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        entry = _UFUNCS.get(ufunc)
+        if entry is None:
+            raise TypeError(f"numpy.{ufunc.__name__} is not supported for Dual "
+                            f"arrays (see Dual.supported_ufuncs()); " + _FD_HINT)
+        out = kwargs.pop("out", None)
+        if out is not None and not isinstance(out, tuple):
+            out = (out,)
+        if method == "__call__":
+            if kwargs:
+                raise TypeError(f"numpy.{ufunc.__name__} on Dual arrays does not take "
+                                f"{', '.join(sorted(kwargs))}")
+            kind, idx = entry
+            if len(inputs) != (2 if kind in (2, 3, 5, 6) else 1):
+                raise TypeError(f"numpy.{ufunc.__name__}: wrong number of inputs")
+            if kind == 1:
+                result = _unary(idx, inputs[0])
+            elif kind == 2:
+                result = _binary(idx, inputs[0], inputs[1])
+            elif kind == 5:
+                result = _power(inputs[0], inputs[1])
+            elif kind == 6:
+                result = _matmul(inputs[0], inputs[1])
+            elif kind == 3:
+                return ufunc(_values(inputs[0]), _values(inputs[1]))
+            else:
+                return ufunc(_values(inputs[0]))
+        else:
+            handler = _UFUNC_METHODS.get((ufunc, method))
+            if handler is None:
+                raise TypeError(f"numpy.{ufunc.__name__}.{method} is not supported for "
+                                f"Dual arrays; supported methods: "
+                                f"{', '.join(sorted(_UFUNC_METHOD_NAMES))}")
+            result = handler(*inputs, **kwargs)
+        if out is None or all(o is None for o in out):
+            return result
+        if len(out) != 1 or type(out[0]) is not Dual:
+            raise TypeError(f"numpy.{ufunc.__name__}: out= must be a Dual (a plain "
+                            "array cannot hold the derivative); omit out= instead")
+        o = <Dual>out[0]
+        if o._shape != _shape_of(result):
+            raise ValueError(f"out has shape {o._shape}; the result has shape "
+                             f"{_shape_of(result)}")
+        o[...] = result
+        return o
+
+    def __array_function__(self, func, types, args, kwargs):
+        handler = _FUNCTIONS.get(func)
+        if handler is None:
+            name = getattr(func, "__name__", repr(func))
+            mod = getattr(func, "__module__", "numpy") or "numpy"
+            raise TypeError(f"{mod}.{name} is not supported for Dual arrays (see "
+                            f"Dual.supported_functions()); " + _FD_HINT)
+        return handler(*args, **kwargs)
 
 
-def dual_jacobian(f, x, args, kwargs, chunk, want_value):
-    raise NotImplementedError("method='dual' is not built yet")
+# --- construction and views -----------------------------------------------------------
+
+cdef int _alloc(Dual d, tuple shape, Py_ssize_t n, Py_ssize_t k) except -1:
+    cdef Py_ssize_t total = n * (k + 1)
+    if total <= NBUF:
+        d.v = d.buf
+    else:
+        d.heap = _pool_get(total, &d.cap)
+        d.v = d.heap
+    d.t = d.v + n
+    d.n = n
+    d.k = k
+    d._shape = shape
+    return 0
 
 
-def dual_jvp(f, x, v, args, kwargs):
-    raise NotImplementedError("method='dual' is not built yet")
+# A small cache of freed large buffers.  Without it, a chain of operations on
+# ~100 KB Duals makes glibc return memory to the OS and page-fault it back on every
+# operation: the Broyden n = 100 Jacobian took 128 us instead of 34 us.
+cdef enum:
+    POOL_SLOTS = 16
+    POOL_MIN = 64                 # doubles; smaller blocks go to pymalloc directly
+    POOL_MAX_BYTES = 64 << 20     # never hold more than this much idle memory
+cdef double *_pool_ptr[POOL_SLOTS]
+cdef size_t _pool_cap[POOL_SLOTS]
+cdef int _pool_n = 0
+cdef size_t _pool_bytes = 0
+
+
+cdef double *_pool_get(size_t need, size_t *cap) except NULL:
+    global _pool_n, _pool_bytes
+    cdef int i
+    cdef double *p
+    if need >= POOL_MIN:
+        for i in range(_pool_n):
+            # Reuse a block that fits without wasting more than half of it.
+            if need <= _pool_cap[i] <= 2 * need:
+                p = _pool_ptr[i]
+                cap[0] = _pool_cap[i]
+                _pool_bytes -= _pool_cap[i] * sizeof(double)
+                _pool_n -= 1
+                memmove(&_pool_ptr[i], &_pool_ptr[i + 1], (_pool_n - i) * sizeof(double *))
+                memmove(&_pool_cap[i], &_pool_cap[i + 1], (_pool_n - i) * sizeof(size_t))
+                return p
+    p = <double *>PyMem_Malloc(need * sizeof(double))
+    if p == NULL:
+        raise MemoryError()
+    cap[0] = need
+    return p
+
+
+cdef void _pool_put(double *p, size_t cap) noexcept:
+    """Keep p for reuse; the oldest cached blocks make room, so that the cache follows
+    the sizes in current use."""
+    global _pool_n, _pool_bytes
+    cdef size_t nbytes = cap * sizeof(double)
+    if cap < POOL_MIN or nbytes > POOL_MAX_BYTES:
+        PyMem_Free(p)
+        return
+    while _pool_n and (_pool_n == POOL_SLOTS or _pool_bytes + nbytes > POOL_MAX_BYTES):
+        PyMem_Free(_pool_ptr[0])
+        _pool_bytes -= _pool_cap[0] * sizeof(double)
+        _pool_n -= 1
+        memmove(&_pool_ptr[0], &_pool_ptr[1], _pool_n * sizeof(double *))
+        memmove(&_pool_cap[0], &_pool_cap[1], _pool_n * sizeof(size_t))
+    _pool_ptr[_pool_n] = p
+    _pool_cap[_pool_n] = cap
+    _pool_n += 1
+    _pool_bytes += nbytes
+
+
+cdef inline Dual _empty(tuple shape, Py_ssize_t n, Py_ssize_t k):
+    """A Dual with uninitialized buffers; the caller fills both."""
+    cdef Dual d = Dual.__new__(Dual)
+    _alloc(d, shape, n, k)
+    return d
+
+
+cdef object _view(Dual d, bint tangent, bint writable):
+    cdef cnp.npy_intp dims[65]
+    cdef int nd = len(d._shape), i
+    for i in range(nd):
+        dims[i] = d._shape[i]
+    if tangent:
+        dims[nd] = d.k
+        nd += 1
+    arr = cnp.PyArray_SimpleNewFromData(nd, dims, cnp.NPY_DOUBLE,
+                                        <void *>(d.t if tangent else d.v))
+    cnp.set_array_base(arr, d)
+    if not writable:
+        cnp.PyArray_CLEARFLAGS(arr, cnp.NPY_ARRAY_WRITEABLE)
+    return arr
+
+
+cdef int _fill(double *dst, a, tuple shape) except -1:
+    """Copy array-like a (broadcast to shape) into dst, C order."""
+    cdef cnp.ndarray arr
+    if (cnp.PyArray_Check(a) and cnp.PyArray_TYPE(a) == cnp.NPY_DOUBLE
+            and cnp.PyArray_IS_C_CONTIGUOUS(a) and a.shape == shape):
+        arr = <cnp.ndarray>a
+        memcpy(dst, cnp.PyArray_DATA(arr), cnp.PyArray_SIZE(arr) * sizeof(double))
+        return 0
+    cdef cnp.npy_intp dims[65]
+    cdef int nd = len(shape), i
+    for i in range(nd):
+        dims[i] = shape[i]
+    target = cnp.PyArray_SimpleNewFromData(nd, dims, cnp.NPY_DOUBLE, <void *>dst)
+    np.copyto(target, a, casting="unsafe")
+    return 0
+
+
+cdef object _contiguous(a, dtype=None):
+    # np.ascontiguousarray would turn a 0-d array into a 1-d one.
+    return np.asarray(a, dtype=dtype, order="C")
+
+
+cdef Dual _from_arrays(value, tangent, Py_ssize_t k):
+    """A new Dual holding copies of value (shape s) and tangent (broadcast to s + (k,))."""
+    v = np.asarray(value, dtype=np.float64)
+    shape = v.shape
+    cdef Dual d = _empty(shape, v.size, k)
+    _fill(d.v, v, shape)
+    _fill(d.t, tangent, shape + (k,))
+    return d
+
+
+cdef Dual _constant_dual(a, Py_ssize_t k):
+    """A constant as a Dual with zero tangent."""
+    v = _constant(a, "operand")
+    cdef Dual d = _empty(v.shape, v.size, k)
+    _fill(d.v, v, v.shape)
+    memset(d.t, 0, d.n * k * sizeof(double))
+    return d
+
+
+cdef object _constant(a, str what):
+    """A non-Dual operand as a float64 array; TypeError for non-numbers."""
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must be real numbers or Duals; got "
+                        f"{type(a).__name__} of dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
+cdef Dual _copy(Dual a):
+    cdef Dual out = _empty(a._shape, a.n, a.k)
+    memcpy(out.v, a.v, a.n * sizeof(double))
+    memcpy(out.t, a.t, a.n * a.k * sizeof(double))
+    return out
+
+
+cdef object _tangent_key(key):
+    """The index into the tangent block that selects what key selects in the value."""
+    if type(key) is not tuple:
+        key = (key,)
+    if any(kk is Ellipsis for kk in key):
+        return key + (slice(None),)
+    return key + (Ellipsis, slice(None))
+
+
+cdef object _values(a):
+    return _view(<Dual>a, False, False) if type(a) is Dual else a
+
+
+cdef tuple _shape_of(a):
+    return (<Dual>a)._shape if type(a) is Dual else np.shape(a)
+
+
+cdef Py_ssize_t _common_k(items) except -2:
+    cdef Py_ssize_t k = -1
+    for a in items:
+        if type(a) is Dual:
+            if k >= 0 and (<Dual>a).k != k:
+                raise ValueError(f"Duals with different numbers of tangent directions "
+                                 f"({k} and {(<Dual>a).k}) cannot be combined")
+            k = (<Dual>a).k
+    return k
+
+
+cdef tuple _vt(a, Py_ssize_t k):
+    """(value, tangent) arrays of a Dual or a constant (zero tangent, broadcastable)."""
+    if type(a) is Dual:
+        return _view(<Dual>a, False, False), _view(<Dual>a, True, False)
+    v = _constant(a, "operand")
+    return v, np.zeros(v.shape + (k,))
+
+
+cdef object _inplace(Dual self, result):
+    cdef Dual r = <Dual>result
+    if r._shape != self._shape:
+        raise ValueError(f"in-place operation would change the shape {self._shape} "
+                         f"to {r._shape}")
+    if r.k != self.k:
+        raise ValueError("in-place operation would change the number of tangent "
+                         "directions")
+    memcpy(self.v, r.v, self.n * sizeof(double))
+    memcpy(self.t, r.t, self.n * self.k * sizeof(double))
+    return self
+
+
+# --- elementwise kernels ------------------------------------------------------------------
+
+cdef object _unary(int rule, a):
+    if type(a) is not Dual:
+        return NotImplemented
+    cdef Dual x = <Dual>a
+    cdef Dual out = _empty(x._shape, x.n, x.k)
+    cdef dfd_unary_fn fn = dfd_unary_rules[rule].fn
+    if x.n * (x.k + 1) >= NOGIL_MIN:
+        with nogil:
+            fn(x.n, x.k, x.v, x.t, out.v, out.t)
+    else:
+        fn(x.n, x.k, x.v, x.t, out.v, out.t)
+    return out
+
+
+cdef inline void _run2(dfd_binary_fn fn, Dual out, const double *a, size_t sa,
+                       const double *ta, const double *b, size_t sb, const double *tb):
+    if out.n * (out.k + 1) >= NOGIL_MIN:
+        with nogil:
+            fn(out.n, out.k, a, sa, ta, b, sb, tb, out.v, out.t)
+    else:
+        fn(out.n, out.k, a, sa, ta, b, sb, tb, out.v, out.t)
+
+
+cdef object _binary(int rule, a, b):
+    """a (op) b for Dual/Dual, Dual/constant and constant/Dual, with broadcasting."""
+    cdef Dual da = None, db = None, out
+    cdef dfd_binary_fn fn = dfd_binary_rules[rule].fn
+    cdef double c
+    if type(a) is Dual:
+        da = <Dual>a
+    if type(b) is Dual:
+        db = <Dual>b
+    # Fast paths: equal shapes, and Python scalars (stride 0, no tangent).
+    if da is not None and db is not None:
+        if da.k != db.k:
+            raise ValueError(f"Duals with different numbers of tangent directions "
+                             f"({da.k} and {db.k}) cannot be combined")
+        if da._shape is db._shape or da._shape == db._shape:
+            out = _empty(da._shape, da.n, da.k)
+            _run2(fn, out, da.v, 1, da.t, db.v, 1, db.t)
+            return out
+    elif da is not None:
+        if PyFloat_Check(b) or PyLong_Check(b):
+            c = b
+            out = _empty(da._shape, da.n, da.k)
+            _run2(fn, out, da.v, 1, da.t, &c, 0, NULL)
+            return out
+    elif db is not None:
+        if PyFloat_Check(a) or PyLong_Check(a):
+            c = a
+            out = _empty(db._shape, db.n, db.k)
+            _run2(fn, out, &c, 0, NULL, db.v, 1, db.t)
+            return out
+    else:
+        return NotImplemented
+    return _binary_general(fn, da, a, db, b)
+
+
+cdef object _binary_general(dfd_binary_fn fn, Dual da, a, Dual db, b):
+    cdef Py_ssize_t k = da.k if da is not None else db.k
+    cdef const double *pa
+    cdef const double *pb
+    cdef const double *ta = NULL
+    cdef const double *tb = NULL
+    cdef size_t sa = 1, sb = 1
+    try:
+        ca = None if da is not None else _contiguous(_constant(a, "operand"))
+        cb = None if db is not None else _contiguous(_constant(b, "operand"))
+    except TypeError:
+        return NotImplemented
+    shape_a = da._shape if da is not None else ca.shape
+    shape_b = db._shape if db is not None else cb.shape
+    shape = np.broadcast_shapes(shape_a, shape_b)
+    keep = []   # arrays whose buffers the kernel reads
+    pa, ta, sa = _operand(da, ca, shape_a, shape, k, keep)
+    pb, tb, sb = _operand(db, cb, shape_b, shape, k, keep)
+    cdef Py_ssize_t n = 1
+    for s in shape:
+        n *= s
+    cdef Dual out = _empty(shape, n, k)
+    _run2(fn, out, pa, sa, ta, pb, sb, tb)
+    return out
+
+
+cdef (const double *, const double *, size_t) _operand(Dual d, cnp.ndarray c,
+                                                     tuple own, tuple shape,
+                                                     Py_ssize_t k, list keep):
+    """Pointers and stride of one operand of a broadcast binary operation: the buffer
+    itself (equal shape), stride 0 (one element), or a materialized broadcast copy."""
+    cdef Py_ssize_t size
+    if d is not None:
+        size = d.n
+        if own == shape or size == 1:
+            return d.v, d.t, (0 if own != shape else 1)
+        v = _contiguous(np.broadcast_to(_view(d, False, False), shape))
+        t = _contiguous(np.broadcast_to(_view(d, True, False), shape + (k,)))
+        keep.append(v)
+        keep.append(t)
+        return (<double *>cnp.PyArray_DATA(v), <double *>cnp.PyArray_DATA(t), 1)
+    size = cnp.PyArray_SIZE(c)
+    if own == shape or size == 1:
+        return (<double *>cnp.PyArray_DATA(c), NULL, (0 if own != shape else 1))
+    v = _contiguous(np.broadcast_to(c, shape))
+    keep.append(v)
+    return (<double *>cnp.PyArray_DATA(v), NULL, 1)
+
+
+cdef object _power(a, b):
+    """a ** b; constant exponents 0, 1, 2 are exact special cases (skip list)."""
+    cdef Dual x, out
+    if type(a) is Dual and (PyFloat_Check(b) or PyLong_Check(b)):
+        x = <Dual>a
+        if b == 2:
+            return _unary(U_SQUARE, x)
+        if b == 1:
+            return _copy(x)
+        if b == 0:
+            out = _empty(x._shape, x.n, x.k)
+            for i in range(x.n):
+                out.v[i] = 1.0
+            memset(out.t, 0, x.n * x.k * sizeof(double))
+            return out
+    return _binary(B_POWER, a, b)
+
+
+cdef object _compare(op, Dual a, b):
+    # 0-d against a number or a 0-d Dual: a Python bool without NumPy.
+    if not a._shape:
+        if PyFloat_Check(b) or PyLong_Check(b):
+            return bool(op(a.v[0], b))
+        if type(b) is Dual and not (<Dual>b)._shape:
+            return bool(op(a.v[0], (<Dual>b).v[0]))
+    return op(_view(a, False, False), _values(b))
+
+
+# --- NumPy functions --------------------------------------------------------------------
+
+def _unsupported_args(name, **given):
+    bad = [k for k, v in given.items() if v is not None and v is not False]
+    if bad:
+        raise TypeError(f"numpy.{name} on Dual arrays does not support "
+                        f"{', '.join(bad)}=")
+
+
+cdef tuple _axes(axis, int nd):
+    """axis (None, int or tuple) as a tuple of non-negative ints."""
+    if axis is None:
+        return tuple(range(nd))
+    if not isinstance(axis, tuple):
+        axis = (axis,)
+    return tuple(operator.index(a) % nd if nd else operator.index(a) for a in axis)
+
+
+cdef Dual _as_dual(a):
+    if type(a) is Dual:
+        return <Dual>a
+    raise TypeError(f"expected a Dual; got {type(a).__name__}")
+
+
+def _sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    _unsupported_args("sum", dtype=dtype, out=out, **kw)
+    d = _as_dual(a)
+    ax = _axes(axis, d.ndim)
+    return _from_arrays(np.sum(d.value, axis=ax, keepdims=keepdims),
+                        np.sum(d.tangent, axis=ax, keepdims=keepdims), d.k)
+
+
+def _mean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    _unsupported_args("mean", dtype=dtype, out=out, **kw)
+    d = _as_dual(a)
+    ax = _axes(axis, d.ndim)
+    return _from_arrays(np.mean(d.value, axis=ax, keepdims=keepdims),
+                        np.mean(d.tangent, axis=ax, keepdims=keepdims), d.k)
+
+
+cdef tuple _reduce_prep(Dual d, axis, keepdims):
+    """Move the reduced axes last and merge them: value (r, m), tangent (r, m, k),
+    and the result shape."""
+    nd = d.ndim
+    ax = _axes(axis, nd)
+    rest = [i for i in range(nd) if i not in ax]
+    V = np.transpose(d.value, rest + list(ax))
+    T = np.transpose(d.tangent, rest + list(ax) + [nd])
+    rshape = tuple(d._shape[i] for i in rest)
+    V = V.reshape(rshape + (-1,))
+    T = T.reshape(rshape + (V.shape[-1], d.k))
+    if keepdims:
+        rshape = tuple(1 if i in ax else d._shape[i] for i in range(nd))
+    return V, T, rshape
+
+
+def _prod(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+    _unsupported_args("prod", dtype=dtype, out=out, **kw)
+    d = _as_dual(a)
+    V, T, rshape = _reduce_prep(d, axis, keepdims)
+    m = V.shape[-1]
+    # d prod = sum_i (prod_{j != i} x_j) t_i, with exclusive prefix and suffix
+    # products so that zeros in x are handled exactly (no division).
+    ones = np.ones(V.shape[:-1] + (1,))
+    pre = np.cumprod(np.concatenate([ones, V[..., :m - 1]], axis=-1), axis=-1)
+    suf = np.cumprod(np.concatenate([ones, V[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    value = np.prod(V, axis=-1)
+    tangent = np.einsum("...m,...mk->...k", pre * suf, T)
+    return _from_arrays(value.reshape(rshape), tangent.reshape(rshape + (d.k,)), d.k)
+
+
+def _extreme(a, axis, keepdims, arg, name):
+    d = _as_dual(a)
+    if d.n == 0:
+        raise ValueError(f"zero-size Dual to reduction operation {name} which has no "
+                         "identity")
+    V, T, rshape = _reduce_prep(d, axis, keepdims)
+    i = arg(V, axis=-1)[..., None]
+    value = np.take_along_axis(V, i, axis=-1)[..., 0]
+    tangent = np.take_along_axis(T, i[..., None], axis=-2)[..., 0, :]
+    return _from_arrays(value.reshape(rshape), tangent.reshape(rshape + (d.k,)), d.k)
+
+
+def _max(a, axis=None, out=None, keepdims=False, **kw):
+    _unsupported_args("max", out=out, **kw)
+    return _extreme(a, axis, keepdims, np.argmax, "max")
+
+
+def _min(a, axis=None, out=None, keepdims=False, **kw):
+    _unsupported_args("min", out=out, **kw)
+    return _extreme(a, axis, keepdims, np.argmin, "min")
+
+
+def _cumsum(a, axis=None, dtype=None, out=None):
+    _unsupported_args("cumsum", dtype=dtype, out=out)
+    d = _as_dual(a)
+    if axis is None:
+        return _from_arrays(np.cumsum(d.value), np.cumsum(d.tangent.reshape(d.n, d.k),
+                                                          axis=0), d.k)
+    ax = _axes(axis, d.ndim)[0]
+    return _from_arrays(np.cumsum(d.value, axis=ax), np.cumsum(d.tangent, axis=ax), d.k)
+
+
+def _diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
+    if prepend is not np._NoValue or append is not np._NoValue:
+        items = ([prepend] if prepend is not np._NoValue else []) + [a] + \
+                ([append] if append is not np._NoValue else [])
+        nd = len(_shape_of(a))
+        ax = _axes(axis, nd)[0]
+        shp = list(_shape_of(a))
+        shp[ax] = 1
+        items = [x if len(_shape_of(x)) == nd else
+                 (_broadcast_to(x, tuple(shp))) for x in items]
+        a = _concatenate(items, axis=ax)
+    d = _as_dual(a)
+    ax = _axes(axis, d.ndim)[0]
+    return _from_arrays(np.diff(d.value, n, axis=ax), np.diff(d.tangent, n, axis=ax),
+                        d.k)
+
+
+def _broadcast_to(a, shape, subok=False):
+    if type(a) is not Dual:
+        return np.broadcast_to(a, shape)
+    d = <Dual>a
+    return _from_arrays(np.broadcast_to(d.value, shape),
+                        np.broadcast_to(d.tangent, tuple(shape) + (d.k,)), d.k)
+
+
+def _matmul(a, b, out=None, **kw):
+    _unsupported_args("matmul", out=out, **kw)
+    k = _common_k((a, b))
+    if k < 0:
+        return NotImplemented
+    Va = _values(a) if type(a) is Dual else _constant(a, "matmul operand")
+    Vb = _values(b) if type(b) is Dual else _constant(b, "matmul operand")
+    value = np.matmul(Va, Vb)
+    na, nb = Va.ndim, Vb.ndim
+    if na == 0 or nb == 0:
+        raise ValueError("matmul: operands must not be 0-d (use * for scaling)")
+    tangent = 0.0
+    if type(a) is Dual:
+        Ta = _view(<Dual>a, True, False)
+        if na <= 2 and nb <= 2:
+            # (..., m, n, k) -> (..., m, k, n) @ b -> (..., m, k[, p]) -> tangents last
+            r = np.matmul(np.swapaxes(Ta, -1, -2), Vb)
+            tangent = np.swapaxes(r, -1, -2) if nb == 2 else r
+        else:
+            tangent = _einsum_matmul(Ta, Vb, na, nb, True)
+    if type(b) is Dual:
+        Tb = _view(<Dual>b, True, False)
+        if na <= 2 and nb <= 2:
+            # a @ (n, p * k): all directions in one call
+            r = np.matmul(Va, Tb.reshape(Tb.shape[0], -1)).reshape(value.shape + (k,))
+        else:
+            r = _einsum_matmul(Va, Tb, na, nb, False)
+        tangent = tangent + r
+    return _from_arrays(value, tangent, k)
+
+
+def _einsum_matmul(A, B, na, nb, tangent_a):
+    sa = "...mn" if na >= 2 else "n"
+    sb = "...np" if nb >= 2 else "n"
+    so = ("...m" if na >= 2 else "...") + ("p" if nb >= 2 else "")
+    if tangent_a:
+        sa += "z"
+    else:
+        sb += "z"
+    return np.einsum(f"{sa},{sb}->{so}z", A, B)
+
+
+def _dot(a, b, out=None):
+    _unsupported_args("dot", out=out)
+    na, nb = len(_shape_of(a)), len(_shape_of(b))
+    if na == 0 or nb == 0:
+        return _binary(B_MULTIPLY, a, b)
+    if na <= 2 and nb <= 2:
+        return _matmul(a, b)
+    raise TypeError("numpy.dot of Duals supports operands of up to 2 dimensions; "
+                    "use np.matmul or np.einsum-free formulations")
+
+
+def _inner(a, b):
+    k = _common_k((a, b))
+    na, nb = len(_shape_of(a)), len(_shape_of(b))
+    if na == 0 or nb == 0:
+        return _binary(B_MULTIPLY, a, b)
+    Va, Ta = _vt(a, k)
+    Vb, Tb = _vt(b, k)
+    value = np.inner(Va, Vb)
+    ta = np.moveaxis(np.inner(np.moveaxis(Ta, -1, 0), Vb), 0, -1)
+    tb = np.moveaxis(np.inner(Va, np.moveaxis(Tb, -1, 0)), na - 1, -1)
+    return _from_arrays(value, ta + tb, k)
+
+
+def _outer(a, b, out=None):
+    _unsupported_args("outer", out=out)
+    k = _common_k((a, b))
+    Va, Ta = _vt(a, k)
+    Vb, Tb = _vt(b, k)
+    Va, Vb = Va.ravel(), Vb.ravel()
+    Ta, Tb = Ta.reshape(Va.size, k), Tb.reshape(Vb.size, k)
+    tangent = Ta[:, None, :] * Vb[None, :, None] + Va[:, None, None] * Tb[None, :, :]
+    return _from_arrays(np.outer(Va, Vb), tangent, k)
+
+
+def _concatenate(arrays, axis=0, out=None, dtype=None, casting=None):
+    _unsupported_args("concatenate", out=out, dtype=dtype)
+    arrays = list(arrays)
+    k = _common_k(arrays)
+    if axis is None:
+        arrays = [_reshape(a, (-1,), "C") if type(a) is Dual else np.ravel(a)
+                  for a in arrays]
+        axis = 0
+    pairs = [_vt(a, k) for a in arrays]
+    value = np.concatenate([p[0] for p in pairs], axis=axis)
+    ax = _axes(axis, value.ndim)[0]
+    return _from_arrays(value, np.concatenate([p[1] for p in pairs], axis=ax), k)
+
+
+def _stack(arrays, axis=0, out=None, dtype=None, casting=None):
+    _unsupported_args("stack", out=out, dtype=dtype)
+    arrays = list(arrays)
+    k = _common_k(arrays)
+    pairs = [_vt(a, k) for a in arrays]
+    value = np.stack([p[0] for p in pairs], axis=axis)
+    ax = _axes(axis, value.ndim)[0]
+    tangents = [np.broadcast_to(p[1], p[0].shape + (k,)) for p in pairs]
+    return _from_arrays(value, np.stack(tangents, axis=ax), k)
+
+
+def _atleast(a, nd):
+    shape = _shape_of(a)
+    if len(shape) >= nd:
+        return a
+    new = (1,) * (nd - len(shape)) + shape if nd == 1 or len(shape) == 0 else \
+        (1,) + shape
+    if type(a) is Dual:
+        return _reshape(a, new, "C")
+    return np.reshape(a, new)
+
+
+def _hstack(tup, dtype=None, casting=None):
+    arrays = [_atleast(a, 1) for a in tup]
+    return _concatenate(arrays, axis=0 if len(_shape_of(arrays[0])) == 1 else 1)
+
+
+def _vstack(tup, dtype=None, casting=None):
+    return _concatenate([_atleast(a, 2) for a in tup], axis=0)
+
+
+def _where(condition, x=np._NoValue, y=np._NoValue):
+    if x is np._NoValue or y is np._NoValue:
+        raise TypeError("numpy.where with one argument on a Dual: use "
+                        "np.nonzero(d.value)")
+    if type(condition) is Dual:
+        condition = _view(<Dual>condition, False, False)
+    k = _common_k((x, y))
+    Vx, Tx = _vt(x, k)
+    Vy, Ty = _vt(y, k)
+    cond = np.asarray(condition, dtype=bool)
+    value = np.where(cond, Vx, Vy)
+    tangent = np.where(cond[..., None], Tx, Ty)
+    return _from_arrays(value, np.broadcast_to(tangent, value.shape + (k,)), k)
+
+
+def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
+          max=np._NoValue, **kw):
+    _unsupported_args("clip", out=out, **kw)
+    lo = a_min if a_min is not np._NoValue else min
+    hi = a_max if a_max is not np._NoValue else max
+    r = a
+    if lo is not np._NoValue and lo is not None:
+        r = _binary(B_MAXIMUM, r, lo)
+    if hi is not np._NoValue and hi is not None:
+        r = _binary(B_MINIMUM, r, hi)
+    return _copy(r) if r is a else r
+
+
+cdef Dual _reshape(Dual d, shape, order):
+    if order not in ("C", "A"):
+        raise TypeError("Dual.reshape supports order='C' only")
+    new = _view(d, False, False).reshape(shape).shape
+    cdef Dual out = _empty(new, d.n, d.k)
+    memcpy(out.v, d.v, d.n * sizeof(double))
+    memcpy(out.t, d.t, d.n * d.k * sizeof(double))
+    return out
+
+
+def _np_reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+    if shape is None:
+        shape = newshape
+    return _reshape(_as_dual(a), shape, order)
+
+
+def _ravel(a, order="C"):
+    return _reshape(_as_dual(a), (-1,), order)
+
+
+def _transpose(a, axes=None):
+    d = _as_dual(a)
+    nd = d.ndim
+    ax = tuple(range(nd))[::-1] if axes is None else _axes(tuple(axes), nd)
+    return _from_arrays(np.transpose(d.value, ax), np.transpose(d.tangent, ax + (nd,)),
+                        d.k)
+
+
+def _squeeze(a, axis=None):
+    d = _as_dual(a)
+    return _reshape(d, np.squeeze(d.value, axis=axis).shape, "C")
+
+
+def _expand_dims(a, axis):
+    d = _as_dual(a)
+    return _reshape(d, np.expand_dims(d.value, axis).shape, "C")
+
+
+def _atleast_1d(*arys):
+    r = [_atleast(a, 1) for a in arys]
+    return r[0] if len(r) == 1 else tuple(r)
+
+
+def _copy_fn(a, order="K", subok=False):
+    return _copy(_as_dual(a))
+
+
+def _like(fill):
+    def like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
+        d = _as_dual(a)
+        shp = d._shape if shape is None else np.empty(shape).shape
+        v = np.full(shp, fill, dtype=np.float64)
+        return _from_arrays(v, 0.0, d.k)
+    return like
+
+
+def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *,
+               device=None):
+    d = _as_dual(a)
+    shp = d._shape if shape is None else np.empty(shape).shape
+    if type(fill_value) is Dual:
+        return _binary(B_ADD, _from_arrays(np.zeros(shp), 0.0, d.k), fill_value)
+    return _from_arrays(np.full(shp, _constant(fill_value, "fill_value")), 0.0, d.k)
+
+
+def _norm(x, ord=None, axis=None, keepdims=False):
+    d = _as_dual(x)
+    if ord is None or ord == 2 and (d.ndim == 1 or isinstance(axis, int)) \
+            or ord == "fro":
+        # sqrt(sum(x**2)): at x = 0 the sqrt rule keeps the zero tangent zero, so the
+        # derivative there is 0 (a subgradient), not NaN.
+        if ord == "fro" and axis is None and d.ndim != 2:
+            raise ValueError("Improper number of dimensions to norm.")
+        return _unary(U_SQRT, _sum(_unary(U_SQUARE, d), axis=axis, keepdims=keepdims))
+    if (ord == 1 or ord == np.inf or ord == -np.inf) and \
+            (d.ndim == 1 or isinstance(axis, int)):
+        ad = _unary(U_ABSOLUTE, d)
+        if ord == 1:
+            return _sum(ad, axis=axis, keepdims=keepdims)
+        return (_max if ord > 0 else _min)(ad, axis=axis, keepdims=keepdims)
+    raise TypeError(f"numpy.linalg.norm of a Dual supports ord=None, 2 (vectors), "
+                    f"1, inf, -inf (vectors) and 'fro'; got ord={ord!r}; " + _FD_HINT)
+
+
+def _solve(a, b):
+    k = _common_k((a, b))
+    A, TA = _vt(a, k)
+    B, TB = _vt(b, k)
+    if A.ndim != 2 or B.ndim not in (1, 2):
+        raise TypeError("numpy.linalg.solve of Duals supports a 2-D matrix and a 1-D "
+                        "or 2-D right-hand side")
+    X = np.linalg.solve(A, B)
+    # A dX = dB - dA X: one solve with all directions as extra columns.
+    if B.ndim == 1:
+        rhs = TB - np.einsum("ijz,j->iz", TA, X)
+        return _from_arrays(X, np.linalg.solve(A, rhs), k)
+    rhs = TB - np.einsum("ijz,jm->imz", TA, X)
+    TX = np.linalg.solve(A, rhs.reshape(A.shape[0], -1)).reshape(X.shape + (k,))
+    return _from_arrays(X, TX, k)
+
+
+def _inv(a):
+    d = _as_dual(a)
+    if d.ndim != 2:
+        raise TypeError("numpy.linalg.inv of a Dual supports 2-D matrices")
+    Y = np.linalg.inv(d.value)
+    # dY = -Y dA Y, all directions as a batch.
+    TA = np.moveaxis(d.tangent, -1, 0)
+    TY = -np.matmul(np.matmul(Y, TA), Y)
+    return _from_arrays(Y, np.moveaxis(TY, 0, -1), d.k)
+
+
+def _det(a):
+    d = _as_dual(a)
+    if d.ndim != 2:
+        raise TypeError("numpy.linalg.det of a Dual supports 2-D matrices")
+    A = d.value
+    y = np.linalg.det(A)
+    # Jacobi's formula: d det A = det A tr(A^-1 dA).
+    tangent = y * np.einsum("ji,ijz->z", np.linalg.inv(A), d.tangent)
+    return _from_arrays(y, tangent, d.k)
+
+
+def _real(val):
+    return _copy(_as_dual(val))
+
+
+def _imag(val):
+    d = _as_dual(val)
+    return _from_arrays(np.zeros(d._shape), 0.0, d.k)
+
+
+def _shape_fn(a):
+    return _shape_of(a)
+
+
+def _ndim_fn(a):
+    return len(_shape_of(a))
+
+
+def _size_fn(a, axis=None):
+    shape = _shape_of(a)
+    return int(np.prod(shape)) if axis is None else shape[axis]
+
+
+def _reduce_sum(a, axis=0, dtype=None, out=None, keepdims=False, **kw):
+    return _sum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, **kw)
+
+
+def _reduce_prod(a, axis=0, dtype=None, out=None, keepdims=False, **kw):
+    return _prod(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, **kw)
+
+
+def _reduce_max(a, axis=0, dtype=None, out=None, keepdims=False, **kw):
+    _unsupported_args("maximum.reduce", dtype=dtype)
+    return _max(a, axis=axis, out=out, keepdims=keepdims, **kw)
+
+
+def _reduce_min(a, axis=0, dtype=None, out=None, keepdims=False, **kw):
+    _unsupported_args("minimum.reduce", dtype=dtype)
+    return _min(a, axis=axis, out=out, keepdims=keepdims, **kw)
+
+
+def _accumulate_sum(a, axis=0, dtype=None, out=None):
+    return _cumsum(a, axis=axis, dtype=dtype, out=out)
+
+
+# --- the tables -------------------------------------------------------------------------
+
+# ufunc -> (kind, rule index): 1 unary rule, 2 binary rule, 5 power (binary rule with
+# special cases), 3 binary on values only (plain bools), 4 unary on values only.
+cdef dict _UFUNCS = {}
+for _name, _i in _UNARY_INDEX.items():
+    _UFUNCS[getattr(np, _name)] = (1, _i)
+for _name, _i in _BINARY_INDEX.items():
+    _UFUNCS[getattr(np, _name)] = (2, _i)
+_UFUNCS[np.power] = (5, B_POWER)
+_UFUNCS[np.matmul] = (6, 0)          # a gufunc in NumPy 2
+for _f in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal,
+           np.not_equal):
+    _UFUNCS[_f] = (3, 0)
+for _f in (np.isfinite, np.isnan, np.isinf, np.signbit):
+    _UFUNCS[_f] = (4, 0)
+
+# Ufunc methods with a meaning on Duals; every other method raises TypeError.
+cdef dict _UFUNC_METHODS = {
+    (np.add, "reduce"): _reduce_sum,
+    (np.multiply, "reduce"): _reduce_prod,
+    (np.maximum, "reduce"): _reduce_max,
+    (np.minimum, "reduce"): _reduce_min,
+    (np.add, "accumulate"): _accumulate_sum,
+}
+_UFUNC_METHOD_NAMES = tuple(f"{u.__name__}.{m}" for u, m in _UFUNC_METHODS)
+
+cdef dict _FUNCTIONS = {
+    np.sum: _sum, np.mean: _mean, np.prod: _prod, np.cumsum: _cumsum, np.diff: _diff,
+    np.max: _max, np.min: _min, np.amax: _max, np.amin: _min,
+    np.dot: _dot, np.matmul: _matmul, np.inner: _inner, np.outer: _outer,
+    np.concatenate: _concatenate, np.stack: _stack, np.hstack: _hstack,
+    np.vstack: _vstack, np.where: _where, np.clip: _clip, np.reshape: _np_reshape,
+    np.ravel: _ravel, np.transpose: _transpose, np.squeeze: _squeeze,
+    np.expand_dims: _expand_dims, np.atleast_1d: _atleast_1d, np.copy: _copy_fn,
+    np.broadcast_to: _broadcast_to,
+    np.zeros_like: _like(0.0), np.ones_like: _like(1.0), np.empty_like: _like(0.0),
+    np.full_like: _full_like,
+    np.real: _real, np.imag: _imag, np.shape: _shape_fn, np.ndim: _ndim_fn, np.size: _size_fn,
+    np.linalg.norm: _norm, np.linalg.solve: _solve, np.linalg.inv: _inv,
+    np.linalg.det: _det,
+}
+
+#: Names of the supported NumPy ufuncs and functions.
+SUPPORTED_UFUNCS = tuple(sorted(u.__name__ for u in _UFUNCS))
+SUPPORTED_FUNCTIONS = tuple(sorted(
+    ("linalg." if f.__module__ and "linalg" in f.__module__ else "") + f.__name__
+    for f in _FUNCTIONS))
+
+
+# --- the method='dual' driver ------------------------------------------------------------
+
+cdef object _result(r):
+    """f's return value as a Dual or a float64 array (a constant: zero derivative)."""
+    if type(r) is Dual:
+        return r
+    if isinstance(r, (list, tuple)) and any(type(e) is Dual for e in r):
+        return _stack(r)
+    try:
+        a = np.asarray(r)
+    except TypeError as e:
+        raise TypeError(f"f must return numbers or Duals; got {type(r).__name__}: "
+                        f"{e}") from None
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"f must return real numbers or Duals; got "
+                        f"{type(r).__name__} of dtype {a.dtype}")
+    return _contiguous(a, dtype=np.float64)
+
+
+def dual_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, chunk, bint want_value):
+    """J = df/dx by forward mode: identity tangents seeded in balanced chunks.
+
+    Returns (value, J, fshape): value is f(x) (a float for scalar f; None unless
+    want_value), J has shape fshape + x.shape."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), maxk, npass, k, kc, c0, m = 0, p
+    cdef Dual d, rd
+    cdef cnp.ndarray J = None
+    cdef tuple xshape = (<object>x).shape
+    maxk = DEFAULT_CHUNK if chunk is None else chunk
+    npass = (n + maxk - 1) // maxk if n else 1
+    k = (n + npass - 1) // npass if n else 0      # balanced: 13 with 8 -> 7 + 6
+    value = None
+    fshape = None
+    cdef const double *xd = <const double *>cnp.PyArray_DATA(x)
+    for p in range(npass):
+        c0 = p * k
+        kc = min(k, n - c0)
+        d = _empty(xshape, n, kc)
+        memcpy(d.v, xd, n * sizeof(double))
+        dfd_seed(n, kc, c0, d.t)
+        r = _result(f(d, *args, **kwargs))
+        rshape = (<Dual>r)._shape if type(r) is Dual else r.shape
+        if p == 0:
+            fshape = rshape
+            m = 1
+            for s in fshape:
+                m *= s
+            J = cnp.PyArray_ZEROS(2, [m, n], cnp.NPY_DOUBLE, 0)
+            if want_value:
+                if type(r) is Dual:
+                    rd = <Dual>r
+                    value = rd.v[0] if not fshape else np.array(rd.value)
+                else:
+                    value = float(r) if not fshape else r
+        elif rshape != fshape:
+            raise ValueError(f"f returned shape {rshape} in one pass and {fshape} in "
+                             "another; its output shape must not depend on x")
+        if type(r) is Dual:
+            rd = <Dual>r
+            if rd.k != kc:
+                raise ValueError(f"f returned a Dual with {rd.k} tangent directions; "
+                                 f"expected {kc} (do not build Duals inside f)")
+            dfd_put_columns(m, kc, rd.t, n, c0, <double *>cnp.PyArray_DATA(J))
+    return value, J.reshape(fshape + xshape), fshape
+
+
+def dual_jvp(f, cnp.ndarray x, cnp.ndarray v, tuple args, dict kwargs):
+    """(f(x), J(x) @ v) in one pass with a single tangent direction v."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+    cdef tuple xshape = (<object>x).shape
+    cdef Dual d = _empty(xshape, n, 1), rd
+    _fill(d.v, x, xshape)
+    _fill(d.t, v, xshape)
+    r = _result(f(d, *args, **kwargs))
+    if type(r) is Dual:
+        rd = <Dual>r
+        if rd.k != 1:
+            raise ValueError(f"f returned a Dual with {rd.k} tangent directions; "
+                             "expected 1 (do not build Duals inside f)")
+        if not rd._shape:
+            return rd.v[0], rd.t[0]
+        return np.array(rd.value), np.array(rd.tangent[..., 0])
+    if not r.shape:
+        return float(r), 0.0
+    return r, np.zeros(r.shape)

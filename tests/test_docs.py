@@ -1,0 +1,35 @@
+"""The Examples in the docstrings and the README's Python blocks run as written."""
+
+import doctest
+import pathlib
+
+import pytest
+
+import dualfd
+from dualfd import _api
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.mark.parametrize("obj", [_api.jacobian, _api.grad, _api.value_and_grad, _api.jvp,
+                                 *(getattr(dualfd, name) for name in ("check_grad", "hessian")
+                                   if hasattr(dualfd, name))],
+                         ids=lambda o: o.__name__)
+def test_docstring_examples(obj):
+    finder = doctest.DocTestFinder(recurse=False)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    tests = finder.find(obj, globs={})
+    assert tests and tests[0].examples, f"{obj.__name__} has no Examples"
+    for t in tests:
+        runner.run(t)
+    assert runner.failures == 0
+
+
+def test_readme_python_blocks():
+    """Each ```python block of the README, run in order in one namespace."""
+    text = README.read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
+    assert blocks, "README has no python examples"
+    ns = {}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), ns)
