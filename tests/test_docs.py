@@ -2,7 +2,9 @@
 
 import doctest
 import pathlib
+import warnings
 
+import numpy as np
 import pytest
 
 import dualfd
@@ -25,11 +27,22 @@ def test_docstring_examples(obj):
     assert runner.failures == 0
 
 
-def test_readme_python_blocks():
-    """Each ```python block of the README, run in order in one namespace."""
+def test_readme_python_blocks(capsys):
+    """Each ```python block of the README runs, in order in one namespace; a block
+    with lines starting '# ' prints exactly those lines."""
     text = README.read_text()
     blocks = [b.split("```", 1)[0] for b in text.split("```python\n")[1:]]
     assert blocks, "README has no python examples"
     ns = {}
     for block in blocks:
-        exec(compile(block, str(README), "exec"), ns)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exec(compile(block, str(README), "exec"), ns)
+        out = capsys.readouterr().out
+        shown = [line[2:] for line in block.splitlines() if line.startswith("# ")]
+        if shown:
+            assert out.splitlines() == shown
+    # the SciPy section's solvers reach the Rosenbrock minimum
+    np.testing.assert_allclose(ns["fit"].x, 1.0, rtol=1e-6)
+    np.testing.assert_allclose(ns["sol"].x, 1.0, rtol=1e-6)
+    np.testing.assert_allclose(ns["res"].x, 1.0, rtol=1e-5)

@@ -5,7 +5,6 @@ the ones SciPy makes and the ones dualfd makes, and a vectorized call counts
 its points.  res.nfev alone would hide the calls a jac= callable makes.
 """
 
-import pathlib
 import warnings
 
 import numpy as np
@@ -242,32 +241,8 @@ def test_dual_grad_needs_fewer_evaluations_than_scipy_fd(method, n):
         assert ours_f.calls < theirs_f.calls
 
 
-# --- docs/scipy.md -------------------------------------------------------------------
-
-DOC = pathlib.Path(__file__).resolve().parents[1] / "docs" / "scipy.md"
-
-
-@pytest.mark.skipif(not DOC.exists(), reason="docs/scipy.md was merged into README.md")
-def test_docs_scipy_blocks_run_and_print_what_they_show(capsys):
-    """Each ```python block runs; a block whose print is followed by '# ' lines
-    prints exactly those lines."""
-    ns = {}
-    for block in [b.split("```", 1)[0] for b in DOC.read_text().split("```python\n")[1:]]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            exec(compile(block, str(DOC), "exec"), ns)
-        out = capsys.readouterr().out
-        lines = block.splitlines()
-        shown = [ln[2:] for ln in lines if ln.startswith("# ")]
-        if shown:
-            assert out.splitlines() == shown
-    np.testing.assert_allclose(ns["fit"].x, 1.0, rtol=1e-6)
-    np.testing.assert_allclose(ns["sol"].x, 1.0, rtol=1e-6)
-    np.testing.assert_allclose(ns["res"].x, 1.0, rtol=1e-5)
-
-
 @needs_dual
-def test_the_counts_docs_scipy_quotes():
+def test_the_counts_the_readme_quotes():
     """BFGS, 10-d Rosenbrock from the classic start: 83 dual calls, 924 points
     for SciPy's "2-point"."""
     ours = Counter(rosen)
