@@ -450,3 +450,14 @@ def test_threads_give_identical_results():
     with ThreadPoolExecutor(4) as pool:
         for out in pool.map(lambda _: J(x), range(16)):
             np.testing.assert_array_equal(out, ref)
+
+
+def test_transformations_pickle():
+    import pickle
+    x = np.array([0.3, 1.2])
+    for make in (dfd.grad, dfd.jacobian, dfd.value_and_grad):
+        t = make(np.sum, method="forward", bounds=(0, 2))
+        t2 = pickle.loads(pickle.dumps(t))
+        assert repr(t2) == repr(t)
+        np.testing.assert_array_equal(t2(x) if make is not dfd.value_and_grad else t2(x)[1],
+                                      t(x) if make is not dfd.value_and_grad else t(x)[1])

@@ -441,13 +441,14 @@ cdef class Transform:
     cdef readonly object f
     cdef readonly str method
     cdef int code, kind
-    cdef object step, lb, ub, prepare, dual
+    cdef object opts, prepare, dual
     cdef bint vectorized, check_finite, needs_prepare
     cdef dict __dict__
 
     def __init__(self, f, int kind, opts, prepare, dual):
         self.f = f
         self.kind = kind
+        self.opts = opts
         self.method = opts.method
         self.code = opts.code
         self.vectorized = opts.vectorized
@@ -461,6 +462,10 @@ cdef class Transform:
 
     def __repr__(self):
         return f"<dualfd.{_KIND_NAMES[self.kind]} of {self.f!r}, method={self.method!r}>"
+
+    def __reduce__(self):
+        # picklable whenever f is: process pools (multiprocessing, SciPy workers=) need it
+        return (Transform, (self.f, self.kind, self.opts, self.prepare, self.dual))
 
     def __call__(self, x, *args, **kwargs):
         cdef cnp.ndarray x0 = as_point(x), step = None, lb = None, ub = None
