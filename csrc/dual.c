@@ -91,3 +91,25 @@ void dfd_put_columns(size_t m, size_t k, const double *restrict t, size_t n, siz
 {
     for (size_t i = 0; i < m; i++) memcpy(J + i * n + c0, t + i * k, k * sizeof(double));
 }
+
+void dfd_sum(size_t n, size_t k, const double *restrict v, const double *restrict t,
+             double *restrict y, double *restrict ty, double *restrict work)
+{
+    double total = 0.0;
+    memset(ty, 0, k * sizeof(double));
+    for (size_t b = 0; b < n; b += DFD_SUM_BLOCK) {
+        const size_t e = b + DFD_SUM_BLOCK < n ? b + DFD_SUM_BLOCK : n;
+        double *acc = n <= DFD_SUM_BLOCK ? ty : work;
+        double s = 0.0;
+        if (acc != ty) memset(acc, 0, k * sizeof(double));
+        for (size_t i = b; i < e; i++) {
+            const double *ti = t + i * k;
+            s += v[i];
+            for (size_t j = 0; j < k; j++) acc[j] += ti[j];
+        }
+        total += s;
+        if (acc != ty)
+            for (size_t j = 0; j < k; j++) ty[j] += acc[j];
+    }
+    *y = total;
+}

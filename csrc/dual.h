@@ -86,4 +86,12 @@ void dfd_seed(size_t n, size_t k, size_t c0, double *restrict t);
 void dfd_put_columns(size_t m, size_t k, const double *restrict t, size_t n, size_t c0,
                      double *restrict J);
 
+/* Sum of all n elements: y = sum_i v[i], ty[j] = sum_i t[i * k + j].  Naive sums
+ * within blocks of DFD_SUM_BLOCK rows, then the sum of the block sums, so rounding
+ * error grows like (block + n / block) eps instead of n eps.  work: k doubles, used only
+ * when n > DFD_SUM_BLOCK (may be NULL otherwise). */
+#define DFD_SUM_BLOCK 128
+void dfd_sum(size_t n, size_t k, const double *restrict v, const double *restrict t,
+             double *restrict y, double *restrict ty, double *restrict work);
+
 #endif

@@ -558,3 +558,72 @@ def test_repeated_small_calls_do_not_grow_memory():
         J(y)
     gc.collect()
     assert _rss_kb() - before < 2048
+
+
+# --- docs and threads ----------------------------------------------------------------
+
+def test_docstring_examples_run():
+    import doctest
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    tests = doctest.DocTestFinder(recurse=False).find(Dual, "Dual", globs={})
+    assert tests and tests[0].examples
+    for t in tests:
+        runner.run(t)
+    assert runner.failures == 0
+
+
+def test_kernels_in_threads_agree():
+    """Large operations release the GIL; results do not depend on other threads."""
+    from concurrent.futures import ThreadPoolExecutor
+    x = RNG.standard_normal(4000)
+    d = Dual(x, RNG.standard_normal((4000, 16)))
+
+    def work(i):
+        return (np.sin(d * (i + 1)) + d ** 3 / (2 + d * d)).tangent
+    ref = [work(i) for i in range(8)]
+    with ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(work, range(8)))
+    for a, b in zip(ref, got):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_lists_holding_duals_are_stacked():
+    x0 = np.array([0.5, 1.5, 2.5])
+    check(lambda x: np.concatenate([[x[0], 1.0], x[1:] ** 2]), x0)
+    check(lambda x: np.stack([[x[0], 2.0], x[1:]]), x0)
+    # NumPy dispatches on the items of concatenate's and stack's sequences only; a
+    # list of Duals elsewhere meets __array__ and its TypeError.
+    with pytest.raises(TypeError, match="np.stack"):
+        dfd.jacobian(lambda x: np.where(x > 1, [x[0], x[1], x[2]], 0.0), method="dual")(x0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 127, 128, 129, 1000])
+def test_sum_of_everything_in_blocks(n):
+    """np.sum(d) runs in C by blocks of 128 rows: compare with NumPy's pairwise sum."""
+    rng = np.random.default_rng(n)
+    d = Dual(rng.standard_normal(n), rng.standard_normal((n, 5)))
+    for s in (np.sum(d), d.sum()):
+        assert s.shape == () and s.k == 5
+        np.testing.assert_allclose(s.value, d.value.sum(), rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(s.tangent, d.tangent.sum(axis=0), rtol=1e-13, atol=1e-13)
+
+
+def test_batched_matmul():
+    A = RNG.standard_normal((2, 3, 4))
+    B = RNG.standard_normal((4, 2))
+    v = RNG.standard_normal(3)
+    check(lambda x: x @ B, A)
+    check(lambda x: np.matmul(x, x.transpose(0, 2, 1)), A)
+    check(lambda x: v @ x, A)
+    check(lambda x: x @ B[:, 0], A)
+    check(lambda b: A @ b, B)
+    with pytest.raises(TypeError, match="matmul"):
+        np.dot(seed(A), B)
+
+
+def test_setitem_of_a_list_holding_duals():
+    def f(x):
+        out = np.zeros_like(x)
+        out[:2] = [x[1] * x[0], 3.0]
+        return out
+    check(f, np.array([1.0, 2.0, 3.0]))

@@ -461,3 +461,16 @@ def test_transformations_pickle():
         assert repr(t2) == repr(t)
         np.testing.assert_array_equal(t2(x) if make is not dfd.value_and_grad else t2(x)[1],
                                       t(x) if make is not dfd.value_and_grad else t(x)[1])
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_check_finite_applies_to_dual_outputs():
+    x = np.array([0.0, 1.0])
+    with pytest.raises(ValueError, match=r"d f\[0\] / d x\[0\] is inf: f is not differentiable"):
+        dfd.jacobian(lambda x: np.sqrt(x), method="dual")(x)
+    with pytest.raises(ValueError, match=r"non-finite value \(-inf\) at f\[0\]"):
+        dfd.jacobian(lambda x: np.log(x), method="dual")(x)
+    with pytest.raises(ValueError, match="directional derivative of f"):
+        dfd.jvp(lambda x: np.sqrt(x), method="dual")(x, np.ones(2))
+    J = dfd.jacobian(lambda x: np.sqrt(x), method="dual", check_finite=False)(x)
+    assert np.isinf(J[0, 0]) and J[1, 1] == 0.5

@@ -70,8 +70,38 @@ class _Options:
             check_finite_x(x0)
         if lb is not None and not np.all((lb <= x0) & (x0 <= ub)):
             _raise_outside(x0, lb, ub)
-        return _dual.dual_jacobian(f, x0, args, kwargs, self.chunk,
-                                   want_value)
+        value, J, fshape = _dual.dual_jacobian(f, x0, args, kwargs, self.chunk,
+                                               want_value or self.check_finite)
+        if self.check_finite:
+            _check_dual_output(value, J, fshape, x0.shape)
+        return (value if want_value else None), J, fshape
+
+
+def _index(flat, shape):
+    return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat, shape)) + "]" \
+        if shape else ""
+
+
+def _check_dual_output(value, D, fshape, xshape):
+    """check_finite for method='dual': f's values, then its derivatives (D has
+    shape fshape + xshape, or fshape for a jvp)."""
+    v = np.asarray(value, dtype=np.float64).reshape(-1)
+    bad = np.flatnonzero(~np.isfinite(v))
+    if bad.size:
+        raise ValueError(f"f returned a non-finite value ({float(v[bad[0]])!r}) at "
+                         f"f{_index(bad[0], fshape)} when evaluated at x "
+                         "(pass check_finite=False to allow it)")
+    d = D.reshape(-1)
+    bad = np.flatnonzero(~np.isfinite(d))
+    if bad.size:
+        if xshape is None:
+            what = f"the directional derivative of f{_index(bad[0], fshape)}"
+        else:
+            i, j = divmod(int(bad[0]), max(1, int(np.prod(xshape))))
+            what = f"d f{_index(i, fshape)} / d x{_index(j, xshape)}"
+        raise ValueError(f"{what} is {float(d[bad[0]])!r}: f is not differentiable at x (sqrt, "
+                         "log, arcsin ... at the edge of their domain do this); pass "
+                         "check_finite=False to allow it")
 
 
 def _flag(value, name):
@@ -306,6 +336,8 @@ def jvp(f, *, method="central", step=None, bounds=None, check_finite=True):
             if lb is not None and not np.all((lb <= x0) & (x0 <= ub)):
                 _raise_outside(x0, lb, ub)
             value, t = _dual.dual_jvp(f, x0, v0, args, kwargs)
+            if opts.check_finite:
+                _check_dual_output(value, np.asarray(t), np.shape(t), None)
         else:
             value, t = _fd_jvp(opts, f, x0, v0, lb, ub, args, kwargs)
         return value, _shaped(t, x)

@@ -52,3 +52,7 @@ cdef extern from "dual.h" nogil:
     void dfd_seed(size_t n, size_t k, size_t c0, double *t)
     void dfd_put_columns(size_t m, size_t k, const double *t, size_t n, size_t c0,
                          double *J)
+    enum:
+        DFD_SUM_BLOCK
+    void dfd_sum(size_t n, size_t k, const double *v, const double *t, double *y,
+                 double *ty, double *work)

@@ -31,9 +31,13 @@ import numpy as np
 
 cnp.import_array()
 
+_add_reduce = np.add.reduce
+
 cdef enum:
     NBUF = 16          # doubles stored inline: a 0-d Dual with k <= 15 needs no malloc
-    NOGIL_MIN = 32768  # doubles touched before releasing the GIL pays off (~100 ns)
+    # Doubles written before releasing the GIL (~100 ns) pays off: kernels run at
+    # ~0.2-1 ns per double, so from here the release costs under 1%.
+    NOGIL_MIN = 32768
 
 # Default largest chunk (tangent directions per pass of f).  Measured on the Broyden
 # tridiagonal Jacobian, ns per column for chunk 8/16/32/64/128/256/512:
@@ -112,6 +116,22 @@ cdef class Dual:
     A zero tangent entry stays zero where a derivative is infinite (sqrt, log, abs,
     norm at 0).
 
+    Supported ufuncs (``Dual.supported_ufuncs()``): add, subtract, multiply, divide,
+    power, negative, positive, square, sqrt, cbrt, reciprocal, exp, exp2, expm1, log,
+    log2, log10, log1p, sin, cos, tan, arcsin, arccos, arctan, arctan2, sinh, cosh,
+    tanh, arcsinh, arccosh, arctanh, absolute, fabs, sign, hypot, maximum, minimum,
+    fmax, fmin, floor, ceil, trunc, rint (zero derivative), deg2rad, rad2deg, matmul;
+    comparisons, isfinite, isnan, isinf, signbit (plain bools, on values).  Methods:
+    ``add.reduce`` (sum), ``multiply.reduce`` (prod), ``maximum.reduce``,
+    ``minimum.reduce``, ``add.accumulate`` (cumsum); ``out=`` must be a Dual.
+
+    Supported functions (``Dual.supported_functions()``): sum, mean, prod, max, min,
+    cumsum, diff (with ``axis=``, ``keepdims=`` where NumPy has them), dot, matmul,
+    inner, outer, concatenate, stack, hstack, vstack, where, clip, reshape, ravel,
+    transpose, squeeze, expand_dims, broadcast_to, copy, real, imag, zeros_like,
+    ones_like, empty_like, full_like (Duals with zero tangent), linalg.norm (ord None,
+    2, 1, inf, 'fro'), linalg.solve, linalg.inv, linalg.det.
+
     Examples
     --------
     >>> import numpy as np
@@ -123,6 +143,13 @@ cdef class Dual:
     >>> (x * 3).tangent
     array([[3., 0.],
            [0., 3.]])
+    >>> out = np.zeros_like(x)          # a Dual: assign Duals into it
+    >>> out[0] = x[0] * x[1]
+    >>> out.tangent
+    array([[2., 1.],
+           [0., 0.]])
+    >>> x[0] > 0.5                      # comparisons look at values
+    True
     """
     cdef double *v        # value: n doubles, C order
     cdef double *t        # tangent: n * k doubles, element i's directions at t + i * k
@@ -202,14 +229,17 @@ cdef class Dual:
             yield self[i]
 
     def __repr__(self):
-        return (f"Dual({np.array2string(_view(self, False, False), separator=', ')}, "
-                f"tangent={np.array2string(_view(self, True, False), separator=', ')})")
+        v = np.array2string(_view(self, False, False), separator=", ", prefix="Dual(")
+        t = np.array2string(_view(self, True, False), separator=", ",
+                            prefix="     tangent=")
+        sep = ",\n     " if "\n" in v + t else ", "
+        return f"Dual({v}{sep}tangent={t})"
 
     # --- shape methods ---
 
     def reshape(self, *shape, order="C"):
         """Return a Dual of a new shape (C order), like `numpy.ndarray.reshape`."""
-        if len(shape) == 1 and not isinstance(shape[0], int):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return _reshape(self, shape, order)
 
@@ -220,7 +250,7 @@ cdef class Dual:
         return _reshape(self, (-1,), order)
 
     def transpose(self, *axes):
-        if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], int)):
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
             axes = axes[0]
         return _transpose(self, axes or None)
 
@@ -414,6 +444,7 @@ cdef class Dual:
     def __setitem__(self, key, value):
         cdef Py_ssize_t i, dim0
         cdef Dual d
+        value = _lift(value)
         if type(value) is Dual:
             d = <Dual>value
             if d.k != self.k:
@@ -446,6 +477,13 @@ cdef class Dual:
         if entry is None:
             raise TypeError(f"numpy.{ufunc.__name__} is not supported for Dual "
                             f"arrays (see Dual.supported_ufuncs()); " + _FD_HINT)
+        if not kwargs and method == "__call__":
+            # the common case, kept short: np.sin(x), np.maximum(x, 0)
+            kind = entry[0]
+            if kind == 1 and len(inputs) == 1:
+                return _unary(entry[1], inputs[0])
+            if kind == 2 and len(inputs) == 2:
+                return _binary(entry[1], inputs[0], inputs[1])
         out = kwargs.pop("out", None)
         if out is not None and not isinstance(out, tuple):
             out = (out,)
@@ -519,7 +557,7 @@ cdef int _alloc(Dual d, tuple shape, Py_ssize_t n, Py_ssize_t k) except -1:
 cdef enum:
     POOL_SLOTS = 16
     POOL_MIN = 64                 # doubles; smaller blocks go to pymalloc directly
-    POOL_MAX_BYTES = 64 << 20     # never hold more than this much idle memory
+    POOL_MAX_BYTES = 32 << 20     # never hold more than this much idle memory
 cdef double *_pool_ptr[POOL_SLOTS]
 cdef size_t _pool_cap[POOL_SLOTS]
 cdef int _pool_n = 0
@@ -676,8 +714,18 @@ cdef Py_ssize_t _common_k(items) except -2:
     return k
 
 
+cdef object _lift(a):
+    """A list or tuple holding Duals, such as ``[x[0], 1.0]``, as a stacked Dual."""
+    if isinstance(a, (list, tuple)) and any(type(e) is Dual or isinstance(e, (list, tuple))
+                                            for e in a):
+        if any(type(e) is Dual for e in a) or any(type(r) is Dual for r in map(_lift, a)):
+            return _stack([_lift(e) for e in a])
+    return a
+
+
 cdef tuple _vt(a, Py_ssize_t k):
     """(value, tangent) arrays of a Dual or a constant (zero tangent, broadcastable)."""
+    a = _lift(a)
     if type(a) is Dual:
         return _view(<Dual>a, False, False), _view(<Dual>a, True, False)
     v = _constant(a, "operand")
@@ -727,6 +775,7 @@ cdef object _binary(int rule, a, b):
     cdef Dual da = None, db = None, out
     cdef dfd_binary_fn fn = dfd_binary_rules[rule].fn
     cdef double c
+    cdef int s
     if type(a) is Dual:
         da = <Dual>a
     if type(b) is Dual:
@@ -746,15 +795,39 @@ cdef object _binary(int rule, a, b):
             out = _empty(da._shape, da.n, da.k)
             _run2(fn, out, da.v, 1, da.t, &c, 0, NULL)
             return out
+        s = _array_stride(b, da)
+        if s >= 0:
+            out = _empty(da._shape, da.n, da.k)
+            _run2(fn, out, da.v, 1, da.t, <double *>cnp.PyArray_DATA(b), s, NULL)
+            return out
     elif db is not None:
         if PyFloat_Check(a) or PyLong_Check(a):
             c = a
             out = _empty(db._shape, db.n, db.k)
             _run2(fn, out, &c, 0, NULL, db.v, 1, db.t)
             return out
+        s = _array_stride(a, db)
+        if s >= 0:
+            out = _empty(db._shape, db.n, db.k)
+            _run2(fn, out, <double *>cnp.PyArray_DATA(a), s, NULL, db.v, 1, db.t)
+            return out
     else:
         return NotImplemented
     return _binary_general(fn, da, a, db, b)
+
+
+cdef inline int _array_stride(a, Dual d):
+    """Stride (1, or 0 for one element) of a float64 C-contiguous ndarray operand whose
+    broadcast leaves d's shape unchanged; -1 when the general path is needed."""
+    if not (cnp.PyArray_Check(a) and cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_DOUBLE
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)):
+        return -1
+    if (cnp.PyArray_SIZE(<cnp.ndarray>a) == 1
+            and cnp.PyArray_NDIM(<cnp.ndarray>a) <= len(d._shape)):
+        return 0
+    if a.shape == d._shape:
+        return 1
+    return -1
 
 
 cdef object _binary_general(dfd_binary_fn fn, Dual da, a, Dual db, b):
@@ -859,11 +932,24 @@ cdef Dual _as_dual(a):
 
 
 def _sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
-    _unsupported_args("sum", dtype=dtype, out=out, **kw)
-    d = _as_dual(a)
+    if dtype is not None or out is not None or kw:
+        _unsupported_args("sum", dtype=dtype, out=out, **kw)
+    cdef Dual d = _as_dual(a), r
+    cdef double *work = NULL
+    if axis is None and not keepdims:
+        # the sum of everything in C: the objective-function case, sum(r ** 2)
+        r = _empty((), 1, d.k)
+        if d.n > DFD_SUM_BLOCK:
+            work = <double *>PyMem_Malloc(max(d.k, 1) * sizeof(double))
+            if work == NULL:
+                raise MemoryError()
+        dfd_sum(d.n, d.k, d.v, d.t, r.v, r.t, work)
+        PyMem_Free(work)
+        return r
     ax = _axes(axis, d.ndim)
-    return _from_arrays(np.sum(d.value, axis=ax, keepdims=keepdims),
-                        np.sum(d.tangent, axis=ax, keepdims=keepdims), d.k)
+    return _from_arrays(_add_reduce(_view(d, False, False), axis=ax, keepdims=keepdims),
+                        _add_reduce(_view(d, True, False), axis=ax, keepdims=keepdims),
+                        d.k)
 
 
 def _mean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
@@ -895,6 +981,8 @@ def _prod(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
     d = _as_dual(a)
     V, T, rshape = _reduce_prep(d, axis, keepdims)
     m = V.shape[-1]
+    if m == 0:
+        return _from_arrays(np.ones(rshape), 0.0, d.k)
     # d prod = sum_i (prod_{j != i} x_j) t_i, with exclusive prefix and suffix
     # products so that zeros in x are handled exactly (no division).
     ones = np.ones(V.shape[:-1] + (1,))
@@ -1012,7 +1100,7 @@ def _dot(a, b, out=None):
     if na <= 2 and nb <= 2:
         return _matmul(a, b)
     raise TypeError("numpy.dot of Duals supports operands of up to 2 dimensions; "
-                    "use np.matmul or np.einsum-free formulations")
+                    "use np.matmul (@) for stacks of matrices")
 
 
 def _inner(a, b):
@@ -1039,10 +1127,50 @@ def _outer(a, b, out=None):
     return _from_arrays(np.outer(Va, Vb), tangent, k)
 
 
+cdef object _concatenate_1d(list arrays, Py_ssize_t k):
+    """Concatenation of 1-d pieces by copying blocks (the shifted-vector idiom of
+    residuals, ``np.concatenate([[0.0], x[:-1]])``); None when a piece is not 1-d."""
+    cdef list pieces = []
+    cdef Py_ssize_t total = 0, off = 0, m
+    cdef Dual out, d
+    cdef cnp.ndarray c
+    for a in arrays:
+        a = _lift(a)
+        if type(a) is Dual:
+            if len((<Dual>a)._shape) != 1:
+                return None
+            pieces.append(a)
+            total += (<Dual>a).n
+        else:
+            c = _contiguous(_constant(a, "concatenate input"))
+            if cnp.PyArray_NDIM(c) != 1:
+                return None
+            pieces.append(c)
+            total += cnp.PyArray_SIZE(c)
+    out = _empty((total,), total, k)
+    for a in pieces:
+        if type(a) is Dual:
+            d = <Dual>a
+            memcpy(out.v + off, d.v, d.n * sizeof(double))
+            memcpy(out.t + off * k, d.t, d.n * k * sizeof(double))
+            off += d.n
+        else:
+            c = <cnp.ndarray>a
+            m = cnp.PyArray_SIZE(c)
+            memcpy(out.v + off, cnp.PyArray_DATA(c), m * sizeof(double))
+            memset(out.t + off * k, 0, m * k * sizeof(double))
+            off += m
+    return out
+
+
 def _concatenate(arrays, axis=0, out=None, dtype=None, casting=None):
     _unsupported_args("concatenate", out=out, dtype=dtype)
-    arrays = list(arrays)
+    arrays = [_lift(a) for a in arrays]
     k = _common_k(arrays)
+    if axis == 0 and k >= 0:
+        r = _concatenate_1d(arrays, k)
+        if r is not None:
+            return r
     if axis is None:
         arrays = [_reshape(a, (-1,), "C") if type(a) is Dual else np.ravel(a)
                   for a in arrays]
@@ -1055,7 +1183,7 @@ def _concatenate(arrays, axis=0, out=None, dtype=None, casting=None):
 
 def _stack(arrays, axis=0, out=None, dtype=None, casting=None):
     _unsupported_args("stack", out=out, dtype=dtype)
-    arrays = list(arrays)
+    arrays = [_lift(a) for a in arrays]
     k = _common_k(arrays)
     pairs = [_vt(a, k) for a in arrays]
     value = np.stack([p[0] for p in pairs], axis=axis)
@@ -1159,21 +1287,37 @@ def _copy_fn(a, order="K", subok=False):
     return _copy(_as_dual(a))
 
 
-def _like(fill):
+cdef tuple _shape_arg(shape):
+    if isinstance(shape, (tuple, list)):
+        return tuple(operator.index(s) for s in shape)
+    return (operator.index(shape),)
+
+
+cdef Dual _filled(tuple shape, double fill, Py_ssize_t k):
+    """A Dual of the given shape with every value fill and a zero tangent."""
+    cdef Py_ssize_t n = 1, i
+    for s in shape:
+        n *= s
+    cdef Dual out = _empty(shape, n, k)
+    for i in range(n):
+        out.v[i] = fill
+    memset(out.t, 0, n * k * sizeof(double))
+    return out
+
+
+def _like(double fill):
     def like(a, dtype=None, order="K", subok=True, shape=None, *, device=None):
         d = _as_dual(a)
-        shp = d._shape if shape is None else np.empty(shape).shape
-        v = np.full(shp, fill, dtype=np.float64)
-        return _from_arrays(v, 0.0, d.k)
+        return _filled(d._shape if shape is None else _shape_arg(shape), fill, d.k)
     return like
 
 
 def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *,
                device=None):
     d = _as_dual(a)
-    shp = d._shape if shape is None else np.empty(shape).shape
+    shp = d._shape if shape is None else _shape_arg(shape)
     if type(fill_value) is Dual:
-        return _binary(B_ADD, _from_arrays(np.zeros(shp), 0.0, d.k), fill_value)
+        return _binary(B_ADD, _filled(shp, 0.0, d.k), fill_value)
     return _from_arrays(np.full(shp, _constant(fill_value, "fill_value")), 0.0, d.k)
 
 
@@ -1309,7 +1453,7 @@ _UFUNC_METHOD_NAMES = tuple(f"{u.__name__}.{m}" for u, m in _UFUNC_METHODS)
 cdef dict _FUNCTIONS = {
     np.sum: _sum, np.mean: _mean, np.prod: _prod, np.cumsum: _cumsum, np.diff: _diff,
     np.max: _max, np.min: _min, np.amax: _max, np.amin: _min,
-    np.dot: _dot, np.matmul: _matmul, np.inner: _inner, np.outer: _outer,
+    np.dot: _dot, np.inner: _inner, np.outer: _outer,
     np.concatenate: _concatenate, np.stack: _stack, np.hstack: _hstack,
     np.vstack: _vstack, np.where: _where, np.clip: _clip, np.reshape: _np_reshape,
     np.ravel: _ravel, np.transpose: _transpose, np.squeeze: _squeeze,
@@ -1317,7 +1461,8 @@ cdef dict _FUNCTIONS = {
     np.broadcast_to: _broadcast_to,
     np.zeros_like: _like(0.0), np.ones_like: _like(1.0), np.empty_like: _like(0.0),
     np.full_like: _full_like,
-    np.real: _real, np.imag: _imag, np.shape: _shape_fn, np.ndim: _ndim_fn, np.size: _size_fn,
+    np.real: _real, np.imag: _imag,
+    np.shape: _shape_fn, np.ndim: _ndim_fn, np.size: _size_fn,
     np.linalg.norm: _norm, np.linalg.solve: _solve, np.linalg.inv: _inv,
     np.linalg.det: _det,
 }
@@ -1382,7 +1527,7 @@ def dual_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, chunk, bint want_va
                     rd = <Dual>r
                     value = rd.v[0] if not fshape else np.array(rd.value)
                 else:
-                    value = float(r) if not fshape else r
+                    value = float(r) if not fshape else np.array(r)
         elif rshape != fshape:
             raise ValueError(f"f returned shape {rshape} in one pass and {fshape} in "
                              "another; its output shape must not depend on x")
