@@ -14,10 +14,7 @@ import dualfd as dfd
 from dualfd import Dual
 from dualfd._dual import DEFAULT_CHUNK
 
-try:
-    import problems as mgh
-except ImportError:
-    mgh = None
+import problems as mgh
 
 RNG = np.random.default_rng(0)
 
@@ -489,7 +486,6 @@ def test_output_shape_must_not_depend_on_x():
 
 # --- MGH problems: dual == complex step == analytic -------------------------------------
 
-@pytest.mark.skipif(mgh is None, reason="tests/problems.py not present")
 def test_mgh_problems():
     assert len(mgh.PROBLEMS) > 10
     for p in mgh.PROBLEMS:
