@@ -474,3 +474,21 @@ def test_check_finite_applies_to_dual_outputs():
         dfd.jvp(lambda x: np.sqrt(x), method="dual")(x, np.ones(2))
     J = dfd.jacobian(lambda x: np.sqrt(x), method="dual", check_finite=False)(x)
     assert np.isinf(J[0, 0]) and J[1, 1] == 0.5
+
+
+@pytest.mark.parametrize("method", FD_METHODS)
+def test_tall_outputs(method):
+    """m >= 256 fills J column-major (see _fd._alloc); values and shape are the same."""
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(300, 6))
+    f = lambda x: np.sin(A @ x.reshape(-1)).reshape(3, 100)
+    x = rng.normal(size=(2, 3))
+    exact = (np.cos(A @ x.reshape(-1))[:, None] * A).reshape(3, 100, 2, 3)
+    J = dfd.jacobian(f, method=method)(x)
+    assert J.shape == (3, 100, 2, 3)
+    np.testing.assert_allclose(J, exact, rtol=0, atol=BARS[method] * 10)
+    fv = lambda X: np.sin(A @ X.reshape(6, -1)).reshape(3, 100, -1)
+    np.testing.assert_array_equal(J, dfd.jacobian(fv, method=method, vectorized=True)(x))
+    if method != "complex":  # one-sided stencils at a bound, in the same layout
+        Jb = dfd.jacobian(f, method=method, bounds=(x, np.inf))(x)
+        np.testing.assert_allclose(Jb, exact, rtol=0, atol=BARS[method] * 10)

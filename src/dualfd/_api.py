@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _dual
 from ._fd import METHODS as _FD_METHODS
-from ._fd import Transform, as_point, check_finite_x
+from ._fd import Transform, as_point, check_finite_x, first_nonfinite
 
 __all__ = ["grad", "jacobian", "value_and_grad", "jvp"]
 
@@ -85,21 +85,21 @@ def _index(flat, shape):
 def _check_dual_output(value, D, fshape, xshape):
     """check_finite for method='dual': f's values, then its derivatives (D has
     shape fshape + xshape, or fshape for a jvp)."""
-    v = np.asarray(value, dtype=np.float64).reshape(-1)
-    bad = np.flatnonzero(~np.isfinite(v))
-    if bad.size:
-        raise ValueError(f"f returned a non-finite value ({float(v[bad[0]])!r}) at "
-                         f"f{_index(bad[0], fshape)} when evaluated at x "
+    bad = first_nonfinite(value)
+    if bad >= 0:
+        v = np.asarray(value, dtype=np.float64).reshape(-1)[bad]
+        raise ValueError(f"f returned a non-finite value ({float(v)!r}) at "
+                         f"f{_index(bad, fshape)} when evaluated at x "
                          "(pass check_finite=False to allow it)")
-    d = D.reshape(-1)
-    bad = np.flatnonzero(~np.isfinite(d))
-    if bad.size:
+    bad = first_nonfinite(D)
+    if bad >= 0:
+        d = np.asarray(D).reshape(-1)[bad]
         if xshape is None:
-            what = f"the directional derivative of f{_index(bad[0], fshape)}"
+            what = f"the directional derivative of f{_index(bad, fshape)}"
         else:
-            i, j = divmod(int(bad[0]), max(1, int(np.prod(xshape))))
+            i, j = divmod(bad, max(1, int(np.prod(xshape))))
             what = f"d f{_index(i, fshape)} / d x{_index(j, xshape)}"
-        raise ValueError(f"{what} is {float(d[bad[0]])!r}: f is not differentiable at x (sqrt, "
+        raise ValueError(f"{what} is {float(d)!r}: f is not differentiable at x (sqrt, "
                          "log, arcsin ... at the edge of their domain do this); pass "
                          "check_finite=False to allow it")
 
