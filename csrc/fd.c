@@ -214,10 +214,33 @@ void dfd_fd_quotients(size_t m, size_t n, size_t K, const double *F, size_t es,
                       size_t off, const double *h, const unsigned char *st,
                       const size_t *col, size_t c0, double *J)
 {
+    int uniform = 1; /* without bounds every column has the method's stencil */
+    for (size_t j = 1; j < n; j++)
+        if (st[j] != st[0]) uniform = 0;
     for (size_t i = 0; i < m; i++) {
         const double *row = F + i * K * es + off;
         double a = K ? row[c0 * es] : 0.0; /* K == 0 only when n == 0 */
         double *Ji = J + i * n;
+        if (uniform && n) {
+            /* one loop per stencil: no switch per entry */
+            switch (st[0]) {
+            case DFD_ST_FORWARD:
+                for (size_t j = 0; j < n; j++) Ji[j] = (row[col[j] * es] - a) / h[j];
+                continue;
+            case DFD_ST_BACKWARD:
+                for (size_t j = 0; j < n; j++) Ji[j] = (a - row[col[j] * es]) / h[j];
+                continue;
+            case DFD_ST_CENTRAL:
+                for (size_t j = 0; j < n; j++)
+                    Ji[j] = (row[col[j] * es] - row[(col[j] + 1) * es]) / (2 * h[j]);
+                continue;
+            case DFD_ST_COMPLEX:
+                for (size_t j = 0; j < n; j++) Ji[j] = row[col[j] * es] / h[j];
+                continue;
+            default:
+                break;
+            }
+        }
         for (size_t j = 0; j < n; j++) {
             const double *p = row + col[j] * es;
             double c = dfd_stencil_npoints[st[j]] == 2 ? p[es] : 0.0;
