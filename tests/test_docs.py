@@ -46,3 +46,9 @@ def test_readme_python_blocks(capsys):
     np.testing.assert_allclose(ns["fit"].x, 1.0, rtol=1e-6)
     np.testing.assert_allclose(ns["sol"].x, 1.0, rtol=1e-6)
     np.testing.assert_allclose(ns["res"].x, 1.0, rtol=1e-5)
+
+
+def test_readme_counts_of_supported_functions():
+    text = README.read_text()
+    assert f"{len(dualfd.Dual.supported_ufuncs())} ufuncs" in text
+    assert f"{len(dualfd.Dual.supported_functions())} NumPy functions" in text
