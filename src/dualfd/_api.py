@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _dual
 from ._fd import METHODS as _FD_METHODS
-from ._fd import Transform, as_point, check_finite_x, first_nonfinite
+from ._fd import Transform, as_point, check_finite_x, first_nonfinite, index_str
 
 __all__ = ["grad", "jacobian", "value_and_grad", "jvp"]
 
@@ -77,11 +77,6 @@ class _Options:
         return (value if want_value else None), J, fshape
 
 
-def _index(flat, shape):
-    return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat, shape)) + "]" \
-        if shape else ""
-
-
 def _check_dual_output(value, D, fshape, xshape):
     """check_finite for method='dual': f's values, then its derivatives (D has
     shape fshape + xshape, or fshape for a jvp)."""
@@ -89,16 +84,16 @@ def _check_dual_output(value, D, fshape, xshape):
     if bad >= 0:
         v = np.asarray(value, dtype=np.float64).reshape(-1)[bad]
         raise ValueError(f"f returned a non-finite value ({float(v)!r}) at "
-                         f"f{_index(bad, fshape)} when evaluated at x "
+                         f"f{index_str(bad, fshape)} when evaluated at x "
                          "(pass check_finite=False to allow it)")
     bad = first_nonfinite(D)
     if bad >= 0:
         d = np.asarray(D).reshape(-1)[bad]
         if xshape is None:
-            what = f"the directional derivative of f{_index(bad, fshape)}"
+            what = f"the directional derivative of f{index_str(bad, fshape)}"
         else:
             i, j = divmod(bad, max(1, int(np.prod(xshape))))
-            what = f"d f{_index(i, fshape)} / d x{_index(j, xshape)}"
+            what = f"d f{index_str(i, fshape)} / d x{index_str(j, xshape)}"
         raise ValueError(f"{what} is {float(d)!r}: f is not differentiable at x (sqrt, "
                          "log, arcsin ... at the edge of their domain do this); pass "
                          "check_finite=False to allow it")
@@ -160,10 +155,9 @@ def _broadcast(a, shape, name):
 
 def _raise_outside(x0, lb, ub):
     i = int(np.argmax(~((lb <= x0) & (x0 <= ub))))
-    idx = np.unravel_index(i, x0.shape) if x0.ndim else ()
-    where = "[" + ", ".join(map(str, idx)) + "]" if idx else ""
-    raise ValueError(f"x{where} = {float(x0.reshape(-1)[i])!r} lies outside bounds "
-                     f"[{float(lb.reshape(-1)[i])!r}, {float(ub.reshape(-1)[i])!r}]")
+    raise ValueError(f"x{index_str(i, x0.shape)} = {float(x0.reshape(-1)[i])!r} lies "
+                     f"outside bounds [{float(lb.reshape(-1)[i])!r}, "
+                     f"{float(ub.reshape(-1)[i])!r}]")
 
 
 def _shaped(J, x):

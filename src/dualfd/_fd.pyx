@@ -76,6 +76,11 @@ def index_of(Py_ssize_t flat, tuple shape):
     return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
 
 
+def index_str(Py_ssize_t flat, tuple shape):
+    """A flat index as error messages write it: "[i, j]", or "" for a 0-d array."""
+    return _fmt_index(index_of(flat, shape))
+
+
 def _fmt_index(tuple idx):
     return "[" + ", ".join(map(str, idx)) + "]" if idx else ""
 

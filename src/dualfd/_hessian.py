@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _api
-from ._fd import as_point, check_finite_x
+from ._fd import as_point, check_finite_x, index_str
 
 __all__ = ["hessian"]
 
@@ -175,9 +175,9 @@ def _stencils(x0, h, lo, hi):
         elif a <= x - 3 * s:
             out.append(_BACKWARD)
         else:
-            idx = [int(k) for k in np.unravel_index(i, x0.shape)] if x0.ndim else ""
             raise ValueError(f"bounds [{a!r}, {b!r}] leave no room for a hessian "
-                             f"stencil around x{idx} = {x!r} (three steps of {s!r} "
+                             f"stencil around x{index_str(i, x0.shape)} = {x!r} "
+                             f"(three steps of {s!r} "
                              "on one side); widen the bounds or pass a smaller step")
     return out
 
