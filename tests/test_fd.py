@@ -288,6 +288,14 @@ def test_jvp_matches_jacobian(method):
     np.testing.assert_allclose(jv, smooth_jac(X3) @ v, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("method", FD_METHODS + ["dual"])
+def test_jvp_x_outside_bounds_raises_before_calling_f(method):
+    def f(x):
+        raise AssertionError("f called outside its bounds")
+    with pytest.raises(ValueError, match=r"x\[1\] = 2.0 lies outside bounds \[0.0, 1.0\]"):
+        dfd.jvp(f, method=method, bounds=(0, 1))(np.array([0.5, 2.0]), np.ones(2))
+
+
 def test_jvp_zero_direction_and_shape_error():
     value, jv = dfd.jvp(smooth)(X3, np.zeros(3))
     np.testing.assert_array_equal(jv, np.zeros(2))

@@ -14,7 +14,8 @@ import numpy as np
 
 from . import _dual
 from ._fd import METHODS as _FD_METHODS
-from ._fd import Transform, as_point, check_finite_x, first_nonfinite, index_str
+from ._fd import (Transform, as_point, check_finite_x, default_rstep,
+                  first_nonfinite, index_str)
 
 __all__ = ["grad", "jacobian", "value_and_grad", "jvp"]
 
@@ -68,8 +69,7 @@ class _Options:
         """method='dual': f is evaluated at x only, so bounds need only hold there."""
         if self.check_finite:
             check_finite_x(x0)
-        if lb is not None and not np.all((lb <= x0) & (x0 <= ub)):
-            _raise_outside(x0, lb, ub)
+        _require_inside(x0, lb, ub)
         value, J, fshape = _dual.dual_jacobian(f, x0, args, kwargs, self.chunk,
                                                want_value or self.check_finite)
         if self.check_finite:
@@ -153,8 +153,14 @@ def _broadcast(a, shape, name):
                          f"x's shape {shape}") from None
 
 
-def _raise_outside(x0, lb, ub):
-    i = int(np.argmax(~((lb <= x0) & (x0 <= ub))))
+def _require_inside(x0, lb, ub):
+    """ValueError naming the first entry of x0 outside [lb, ub] (None: no bounds)."""
+    if lb is None:
+        return
+    inside = (lb <= x0) & (x0 <= ub)
+    if np.all(inside):
+        return
+    i = int(np.argmin(inside))
     raise ValueError(f"x{index_str(i, x0.shape)} = {float(x0.reshape(-1)[i])!r} lies "
                      f"outside bounds [{float(lb.reshape(-1)[i])!r}, "
                      f"{float(ub.reshape(-1)[i])!r}]")
@@ -326,9 +332,8 @@ def jvp(f, *, method="central", step=None, bounds=None, check_finite=True):
         if opts.check_finite:
             check_finite_x(x0)
             check_finite_x(v0, "v")
+        _require_inside(x0, lb, ub)   # every method evaluates f at x itself
         if opts.method == "dual":
-            if lb is not None and not np.all((lb <= x0) & (x0 <= ub)):
-                _raise_outside(x0, lb, ub)
             value, t = _dual.dual_jvp(f, x0, v0, args, kwargs)
             if opts.check_finite:
                 _check_dual_output(value, np.asarray(t), np.shape(t), None)
@@ -366,9 +371,8 @@ def _fd_jvp(opts, f, x0, v, lb, ub, args, kwargs):
     r0, a0 = call(x0.copy())
     if vmax == 0.0:
         return r0, np.zeros(a0.shape)
-    rstep = {"forward": 0.5, "backward": 0.5, "central": 1 / 3}[opts.method]
     scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
-    t = (np.finfo(float).eps ** rstep * scale if opts.step is None
+    t = (default_rstep(opts.method) * scale if opts.step is None
          else float(opts.step)) / vmax
     # Stencils in order of preference, as offsets along v with their weights
     # (see csrc/fd.c); the first that stays within the bounds is used.

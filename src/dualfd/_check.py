@@ -8,6 +8,7 @@ import numbers
 import numpy as np
 
 from . import _api
+from ._fd import default_rstep
 
 __all__ = ["check_grad", "GradCheck"]
 
@@ -26,8 +27,7 @@ RTOL = {"central": 1e-6, "forward": 1e-3, "backward": 1e-3,
 # The tolerance includes NOISE times both; 10 covers the one-sided 3-point
 # stencils used near bounds (weights 3/2, 2, 1/2) and f's own rounding.
 NOISE = 10.0
-_RSTEP = {"central": np.finfo(float).eps ** (1 / 3),
-          "forward": np.finfo(float).eps ** 0.5, "backward": np.finfo(float).eps ** 0.5}
+_RSTEP = {m: default_rstep(m) for m in ("central", "forward", "backward")}
 
 _SHOW = 5   # entries listed in the report
 

@@ -27,8 +27,12 @@ cdef enum:
 METHODS = {"forward": DFD_FORWARD, "backward": DFD_BACKWARD,
            "central": DFD_CENTRAL, "complex": DFD_COMPLEX}
 
-_STENCIL_NAMES = ("forward", "backward", "central", "one-sided forward (3-point)",
-                  "one-sided backward (3-point)", "complex")
+
+
+def default_rstep(str method):
+    """The relative step of method's default rule (csrc/fd.c holds the rule);
+    negative for 'complex', whose 1e-20 is absolute."""
+    return dfd_default_rstep(METHODS[method])
 
 
 cpdef cnp.ndarray as_point(x, str name="x"):
@@ -71,26 +75,18 @@ cpdef Py_ssize_t first_nonfinite(a) except -2:
     return -1 if i == n else <Py_ssize_t>i
 
 
-def index_of(Py_ssize_t flat, tuple shape):
-    """A flat index as the tuple that indexes an array of `shape`."""
-    return tuple(int(i) for i in np.unravel_index(flat, shape)) if shape else ()
-
-
 def index_str(Py_ssize_t flat, tuple shape):
     """A flat index as error messages write it: "[i, j]", or "" for a 0-d array."""
-    return _fmt_index(index_of(flat, shape))
-
-
-def _fmt_index(tuple idx):
-    return "[" + ", ".join(map(str, idx)) + "]" if idx else ""
+    if not shape:
+        return ""
+    return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat, shape)) + "]"
 
 
 cpdef check_finite_x(cnp.ndarray x, str name="x"):
     cdef size_t n = x.size
     cdef size_t i = dfd_first_nonfinite(n, <double*>cnp.PyArray_DATA(x), 1)
     if i < n:
-        idx = index_of(i, (<object>x).shape)
-        raise ValueError(f"{name} must be finite; {name}{_fmt_index(idx)} = "
+        raise ValueError(f"{name} must be finite; {name}{index_str(i, (<object>x).shape)} = "
                          f"{float(x.reshape(-1)[i])!r} (pass check_finite=False to allow it)")
 
 
@@ -212,7 +208,7 @@ cdef class _Outputs:
         if i < <size_t>self.m:
             raise ValueError(
                 f"f returned a non-finite value ({a[i * s]!r}) at "
-                f"f{_fmt_index(index_of(i, self.fshape))} when evaluated at "
+                f"f{index_str(i, self.fshape)} when evaluated at "
                 f"{self.where(j, p)} (pass check_finite=False to allow it)")
         return 0
 
@@ -224,15 +220,16 @@ cdef str _where(Py_ssize_t j, int p, tuple xshape, const unsigned char *st, cons
     if j < 0:
         return "x"
     cdef double o = dfd_stencil_offset[st[j]][p]
-    idx = _fmt_index(index_of(j, xshape))
+    idx = index_str(j, xshape)
     if st[j] == DFD_ST_COMPLEX:
         return f"x + {h[j]!r}j at x{idx}"
     return f"x{idx} {'+' if o > 0 else '-'} {abs(o) * h[j]!r}"
 
 
 def step_error(int rc, Py_ssize_t bad, cnp.ndarray x, method, step, lb, ub):
-    idx = _fmt_index(index_of(bad, (<object>x).shape))
+    idx = index_str(bad, (<object>x).shape)
     xv = float(x.reshape(-1)[bad])
+    lo, hi = -np.inf, np.inf
     if lb is not None:
         lo, hi = float(lb.reshape(-1)[bad]), float(ub.reshape(-1)[bad])
     if rc == DFD_ERR_OUTSIDE:
@@ -459,7 +456,7 @@ cdef tuple _vectorized(_Outputs out, cnp.ndarray x, double *hp, unsigned char *s
             jj, pp = _column_owner(c, col, center)
             raise ValueError(
                 f"f returned a non-finite value ({Fp[bad]!r}) at "
-                f"f{_fmt_index(index_of((bad // es) // K, out.fshape))} when evaluated at "
+                f"f{index_str((bad // es) // K, out.fshape)} when evaluated at "
                 f"{_where(jj, pp, xshape, stp, hp)} (pass check_finite=False to allow it)")
     cdef cnp.ndarray J = empty(out.fshape + xshape)
     cdef double *Jp = <double*>cnp.PyArray_DATA(J)

@@ -119,8 +119,7 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
         if lb is not None:
             lo = _api._broadcast(lb, x0.shape, "bounds[0] (the lower bound)")
             hi = _api._broadcast(ub, x0.shape, "bounds[1] (the upper bound)")
-            if not np.all((lo <= x0) & (x0 <= hi)):
-                _api._raise_outside(x0, lo, hi)
+            _api._require_inside(x0, lo, hi)
         H = _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized,
                                 check_finite)
         return _api._shaped(H, x)
