@@ -11,15 +11,25 @@ element whether a partial is finite and then run a branch-free loop over k, and 
 also the public tangent shape, so `.tangent` is a view and NumPy functions with
 ``axis=`` apply unchanged to the tangent block.
 
-A Dual owns its buffer (small ones inline in the object, others on the heap) and never
-shares memory with another object, so in-place operators cannot reach the caller's x.
+Views follow NumPy: basic indexing, reshape (where possible), transpose, iteration and
+broadcast_to return Duals that share the memory of the Dual they came from, so writes
+through them reach it.  Memory is owned by a root Dual (small buffers inline in the
+object, others on the heap); a view keeps a reference to its root, so the buffer lives
+as long as any view of it.  A view is described by a pointer into the root's value
+block and element strides (None when C-contiguous); its tangent needs nothing more,
+because element e of the root has its directions at ``t + e * k``: a value stride s is a
+tangent stride ``s * k``.  The C kernels read contiguous blocks only, so a strided view
+is copied (`_c`) before a kernel reads it; results are always new contiguous roots.
+The caller's x is never reached: method='dual' seeds Duals of its own.
 """
 
 cimport cython
 cimport numpy as cnp
 from cpython.long cimport PyLong_Check
+from cpython.bool cimport PyBool_Check
 from cpython.float cimport PyFloat_Check
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.slice cimport PySlice_Check, PySlice_GetIndicesEx
 from libc.string cimport memcpy, memmove, memset
 
@@ -103,6 +113,7 @@ cdef class Dual:
     ----------
     value : ndarray, shape s (read-only view)
     tangent : ndarray, shape s + (k,) (read-only view)
+    base : Dual or None, the Dual whose memory this one views (None: it owns it)
     shape, ndim, size : as for ndarrays, of the value
     k : int, the number of tangent directions
 
@@ -151,19 +162,33 @@ cdef class Dual:
     >>> x[0] > 0.5                      # comparisons look at values
     True
     """
-    cdef double *v        # value: n doubles, C order
-    cdef double *t        # tangent: n * k doubles, element i's directions at t + i * k
-    cdef double *heap     # owned allocation, or NULL when v lives in buf
+    cdef double *v        # value: element (i0, i1, ...) at v + sum(i_d * strides[d])
+    cdef double *t        # tangent: that element's k directions at t + k * (same offset)
+    cdef double *heap     # owned allocation, or NULL when v lives in buf or in _base
     cdef size_t cap       # its capacity in doubles
     cdef Py_ssize_t n, k
     cdef tuple _shape
+    cdef tuple _strides   # value strides in elements; None: C-contiguous
+    cdef Dual _base       # the root Dual owning the memory of a view, else None
+    cdef bint _readonly   # a broadcast view: writes raise, as in NumPy
+    cdef bint _set        # memory attached: __init__ may not run again
     cdef double buf[NBUF]
+
+    def __cinit__(self):
+        # Dual.__new__(Dual) without __init__ is a valid empty Dual, not NULL pointers.
+        self.v = self.buf
+        self.t = self.buf
+        self._shape = _EMPTY_SHAPE
 
     def __dealloc__(self):
         if self.heap != NULL:
             _pool_put(self.heap, self.cap)
 
     def __init__(self, value, tangent):
+        if self._set:
+            # Re-initializing would free memory that views of this Dual still use.
+            raise TypeError("Dual.__init__ cannot be called on an existing Dual; "
+                            "create a new one with Dual(value, tangent)")
         v = np.asarray(value)
         t = np.asarray(tangent)
         if v.dtype.kind not in "biuf" or t.dtype.kind not in "biuf":
@@ -173,12 +198,20 @@ cdef class Dual:
             raise ValueError(f"Dual: tangent must have shape value.shape + (k,) = "
                              f"{v.shape} + (k,); got value shape {v.shape} and "
                              f"tangent shape {t.shape}")
-        if self.heap != NULL:
-            _pool_put(self.heap, self.cap)
-            self.heap = NULL
         _alloc(self, v.shape, v.size, t.shape[-1])
         _fill(self.v, v, v.shape)
         _fill(self.t, t, t.shape)
+
+    def __reduce__(self):
+        # Copies of value and tangent: a view pickles as the data it shows.
+        return (Dual, (np.array(_view(self, False, False)),
+                       np.array(_view(self, True, False))))
+
+    def __copy__(self):
+        return _copy(self)
+
+    def __deepcopy__(self, memo):
+        return _copy(self)
 
     # --- attributes ---
 
@@ -208,6 +241,11 @@ cdef class Dual:
     def k(self):
         """Number of tangent directions carried."""
         return self.k
+
+    @property
+    def base(self):
+        """The Dual whose memory this view shares, or None if it owns its memory."""
+        return self._base
 
     @property
     def dtype(self):
@@ -247,7 +285,8 @@ cdef class Dual:
         return _reshape(self, (-1,), order)
 
     def flatten(self, order="C"):
-        return _reshape(self, (-1,), order)
+        out = _reshape(self, (-1,), order)
+        return _copy(out) if (<Dual>out)._base is not None else out
 
     def transpose(self, *axes):
         if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
@@ -415,11 +454,10 @@ cdef class Dual:
     # --- indexing ---
 
     def __getitem__(self, key):
-        cdef Py_ssize_t i, m, dim0, start, stop, step, length
-        cdef Dual out
+        cdef Py_ssize_t i, m, dim0
         nd = len(self._shape)
-        if nd and PyLong_Check(key):
-            # x[i]: a contiguous block of value and tangent
+        if nd and self._strides is None and PyLong_Check(key) and not PyBool_Check(key):
+            # x[i] of a contiguous Dual: a contiguous block, viewed without a copy
             dim0 = self._shape[0]
             i = key
             if i < 0:
@@ -427,30 +465,33 @@ cdef class Dual:
             if i < 0 or i >= dim0:
                 raise IndexError(f"index {key} is out of bounds for axis 0 with size "
                                  f"{dim0}")
-            m = self.n // dim0
-            out = _empty(self._shape[1:], m, self.k)
-            memcpy(out.v, self.v + i * m, m * sizeof(double))
-            memcpy(out.t, self.t + i * m * self.k, m * self.k * sizeof(double))
+            m = self.n // dim0 if dim0 else 0
+            return _block_view(self, self._shape[1:], i * m, m)
+        vv = _view(self, False, False)
+        r = vv[key]
+        if not cnp.PyArray_Check(r):
+            # an element (NumPy gives a scalar): the same element as a 0-d view
+            r = vv[(key if type(key) is tuple else (key,)) + (Ellipsis,)]
+        out = _view_of(self, r)
+        if out is not None:
             return out
-        if nd == 1 and PySlice_Check(key):
-            PySlice_GetIndicesEx(key, self.n, &start, &stop, &step, &length)
-            out = _empty((length,), length, self.k)
-            dfd_gather(length, self.k, self.v + start, self.t + start * self.k, step,
-                       out.v, out.t)
-            return out
-        return _from_arrays(_view(self, False, False)[key],
-                            _view(self, True, False)[_tangent_key(key)], self.k)
+        # Advanced indexing: NumPy copies, and so does the Dual.
+        return _from_arrays(r, _view(self, True, False)[_tangent_key(key)], self.k)
 
     def __setitem__(self, key, value):
         cdef Py_ssize_t i, dim0
         cdef Dual d
+        if self._readonly:
+            raise ValueError("assignment destination is read-only (a broadcast Dual "
+                             "view); copy it first")
         value = _lift(value)
         if type(value) is Dual:
             d = <Dual>value
             if d.k != self.k:
                 raise ValueError(f"cannot assign a Dual with k={d.k} tangent directions "
                                  f"into one with k={self.k}")
-            if len(self._shape) == 1 and PyLong_Check(key) and d.n == 1:
+            if (len(self._shape) == 1 and self._strides is None and PyLong_Check(key)
+                    and not PyBool_Check(key) and d.n == 1):
                 dim0 = self.n
                 i = key
                 if i < 0:
@@ -459,7 +500,7 @@ cdef class Dual:
                     raise IndexError(f"index {key} is out of bounds for axis 0 with "
                                      f"size {dim0}")
                 self.v[i] = d.v[0]
-                memcpy(self.t + i * self.k, d.t, self.k * sizeof(double))
+                memmove(self.t + i * self.k, d.t, self.k * sizeof(double))
                 return
             # Copy first: the source may be (a view of) self.
             vsrc = np.array(_view(d, False, False))
@@ -467,6 +508,8 @@ cdef class Dual:
         else:
             vsrc = _constant(value, "assigned value")
             tsrc = 0.0
+        # The value first: where it fails (shapes), nothing was written; where it
+        # succeeds, the tangent (the same shapes plus k) does too.
         _view(self, False, True)[key] = vsrc
         _view(self, True, True)[_tangent_key(key)] = tsrc
 
@@ -475,7 +518,7 @@ cdef class Dual:
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         entry = _UFUNCS.get(ufunc)
         if entry is None:
-            raise TypeError(f"numpy.{ufunc.__name__} is not supported for Dual "
+            raise TypeError(f"{_ufunc_name(ufunc)} is not supported for Dual "
                             f"arrays (see Dual.supported_ufuncs()); " + _FD_HINT)
         if not kwargs and method == "__call__":
             # the common case, kept short: np.sin(x), np.maximum(x, 0)
@@ -535,10 +578,33 @@ cdef class Dual:
         return handler(*args, **kwargs)
 
 
+cdef str _ufunc_name(ufunc):
+    """A ufunc's public name with its real module: ufuncs carry no __module__, so look
+    in NumPy and then in scipy.special (only if the caller imported it)."""
+    name = ufunc.__name__
+    if getattr(np, name, None) is ufunc:
+        return f"numpy.{name}"
+    import sys
+    special = sys.modules.get("scipy.special")
+    if special is not None and getattr(special, name, None) is ufunc:
+        return f"scipy.special.{name}"
+    return f"the ufunc {name}"
+
+
 # --- construction and views -----------------------------------------------------------
 
+cdef tuple _EMPTY_SHAPE = (0,)
+cdef Py_ssize_t _MAX_DOUBLES = PY_SSIZE_T_MAX // sizeof(double)
+
+
 cdef int _alloc(Dual d, tuple shape, Py_ssize_t n, Py_ssize_t k) except -1:
+    if n < 0 or k < 0:
+        raise ValueError(f"negative dimensions are not allowed (size {n}, k {k})")
+    if n and k + 1 > _MAX_DOUBLES // n:
+        raise MemoryError(f"a Dual of shape {shape} with k={k} tangent directions "
+                          "does not fit in memory")
     cdef Py_ssize_t total = n * (k + 1)
+    d._set = True
     if total <= NBUF:
         d.v = d.buf
     else:
@@ -614,25 +680,101 @@ cdef inline Dual _empty(tuple shape, Py_ssize_t n, Py_ssize_t k):
 
 
 cdef object _view(Dual d, bint tangent, bint writable):
+    """An ndarray over d's value (shape s) or tangent (s + (k,)), strides included."""
     cdef cnp.npy_intp dims[65]
+    cdef cnp.npy_intp strides[65]
     cdef int nd = len(d._shape), i
+    cdef Py_ssize_t unit = d.k if tangent else 1
     for i in range(nd):
         dims[i] = d._shape[i]
+    if d._strides is not None:
+        for i in range(nd):
+            strides[i] = <Py_ssize_t>d._strides[i] * unit * <Py_ssize_t>sizeof(double)
     if tangent:
         dims[nd] = d.k
+        strides[nd] = sizeof(double)
         nd += 1
-    arr = cnp.PyArray_SimpleNewFromData(nd, dims, cnp.NPY_DOUBLE,
-                                        <void *>(d.t if tangent else d.v))
+    arr = cnp.PyArray_New(np.ndarray, nd, dims, cnp.NPY_DOUBLE,
+                          NULL if d._strides is None else strides,
+                          <void *>(d.t if tangent else d.v), 0,
+                          cnp.NPY_ARRAY_CARRAY if d._strides is None
+                          else cnp.NPY_ARRAY_WRITEABLE | cnp.NPY_ARRAY_ALIGNED, None)
     cnp.set_array_base(arr, d)
-    if not writable:
+    if not writable or d._readonly:
         cnp.PyArray_CLEARFLAGS(arr, cnp.NPY_ARRAY_WRITEABLE)
     return arr
+
+
+cdef inline Dual _root(Dual d):
+    return d if d._base is None else d._base
+
+
+cdef Dual _block_view(Dual d, tuple shape, Py_ssize_t offset, Py_ssize_t n):
+    """A C-contiguous view of n elements of contiguous d starting at element offset."""
+    cdef Dual out = Dual.__new__(Dual)
+    out.v = d.v + offset
+    out.t = d.t + offset * d.k
+    out.n = n
+    out.k = d.k
+    out._shape = shape
+    out._base = _root(d)
+    out._readonly = d._readonly
+    out._set = True
+    return out
+
+
+cdef object _view_of(Dual d, a):
+    """The Dual view of d whose value is ndarray a, when a is a view into d's values
+    (basic indexing, transpose, most reshapes, broadcast_to); None when NumPy copied.
+
+    A data pointer inside d's root value block can only belong to a view: NumPy never
+    allocates into memory that is alive.  Empty results are copies (nothing to share)."""
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef Dual root = _root(d), out
+    cdef double *p = <double *>cnp.PyArray_DATA(arr)
+    cdef Py_ssize_t size = cnp.PyArray_SIZE(arr), off
+    cdef int i, nd = cnp.PyArray_NDIM(arr)
+    if size == 0 or not (root.v <= p < root.v + root.n):
+        return None
+    off = p - root.v
+    out = Dual.__new__(Dual)
+    out.v = p
+    out.t = root.t + off * root.k
+    out.n = size
+    out.k = root.k
+    out._shape = (<object>arr).shape
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        out._strides = tuple([cnp.PyArray_STRIDE(arr, i) // <Py_ssize_t>sizeof(double)
+                              for i in range(nd)])
+    out._base = root
+    out._readonly = d._readonly or _has_zero_stride(arr)
+    out._set = True
+    return out
+
+
+cdef bint _has_zero_stride(cnp.ndarray a):
+    cdef int i
+    for i in range(cnp.PyArray_NDIM(a)):
+        if cnp.PyArray_STRIDE(a, i) == 0 and cnp.PyArray_DIM(a, i) > 1:
+            return True
+    return False
+
+
+cdef inline Dual _c(Dual d):
+    """d itself when C-contiguous (what the kernels read), else a contiguous copy."""
+    return d if d._strides is None else _copy(d)
+
+
+cdef bint _behaved(cnp.ndarray a):
+    """float64, native byte order, aligned: a buffer C may read."""
+    return (cnp.PyArray_TYPE(a) == cnp.NPY_DOUBLE and cnp.PyArray_ISNOTSWAPPED(a)
+            and cnp.PyArray_ISALIGNED(a))
 
 
 cdef int _fill(double *dst, a, tuple shape) except -1:
     """Copy array-like a (broadcast to shape) into dst, C order."""
     cdef cnp.ndarray arr
-    if (cnp.PyArray_Check(a) and cnp.PyArray_TYPE(a) == cnp.NPY_DOUBLE
+    if (cnp.PyArray_Check(a) and _behaved(<cnp.ndarray>a)
             and cnp.PyArray_IS_C_CONTIGUOUS(a) and a.shape == shape):
         arr = <cnp.ndarray>a
         memcpy(dst, cnp.PyArray_DATA(arr), cnp.PyArray_SIZE(arr) * sizeof(double))
@@ -671,18 +813,31 @@ cdef Dual _constant_dual(a, Py_ssize_t k):
 
 
 cdef object _constant(a, str what):
-    """A non-Dual operand as a float64 array; TypeError for non-numbers."""
-    arr = np.asarray(a)
+    """A non-Dual operand as a native, aligned float64 array; TypeError for
+    non-numbers."""
+    try:
+        arr = np.asarray(a)
+    except ValueError as e:            # a ragged list
+        raise TypeError(f"{what} must be real numbers or Duals; got "
+                        f"{type(a).__name__} that is not an array: {e}") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{what} must be real numbers or Duals; got "
                         f"{type(a).__name__} of dtype {arr.dtype}")
-    return arr.astype(np.float64, copy=False)
+    if not _behaved(arr):
+        # big-endian, misaligned or not float64: a native copy for the kernels
+        arr = arr.astype(np.float64)
+    return arr
 
 
 cdef Dual _copy(Dual a):
+    """A new contiguous root holding a's values and tangents."""
     cdef Dual out = _empty(a._shape, a.n, a.k)
-    memcpy(out.v, a.v, a.n * sizeof(double))
-    memcpy(out.t, a.t, a.n * a.k * sizeof(double))
+    if a._strides is None:
+        memcpy(out.v, a.v, a.n * sizeof(double))
+        memcpy(out.t, a.t, a.n * a.k * sizeof(double))
+    else:
+        _fill(out.v, _view(a, False, False), a._shape)
+        _fill(out.t, _view(a, True, False), a._shape + (a.k,))
     return out
 
 
@@ -733,15 +888,26 @@ cdef tuple _vt(a, Py_ssize_t k):
 
 
 cdef object _inplace(Dual self, result):
-    cdef Dual r = <Dual>result
+    """Write result into self (through to its root when self is a view)."""
+    if result is NotImplemented:
+        return result
+    cdef Dual r = _c(<Dual>result)
     if r._shape != self._shape:
         raise ValueError(f"in-place operation would change the shape {self._shape} "
                          f"to {r._shape}")
     if r.k != self.k:
         raise ValueError("in-place operation would change the number of tangent "
                          "directions")
-    memcpy(self.v, r.v, self.n * sizeof(double))
-    memcpy(self.t, r.t, self.n * self.k * sizeof(double))
+    if self._readonly:
+        raise ValueError("assignment destination is read-only (a broadcast Dual "
+                         "view); copy it first")
+    if self._strides is None:
+        # memmove: r may be self (x **= 1 returns a copy, but be safe)
+        memmove(self.v, r.v, self.n * sizeof(double))
+        memmove(self.t, r.t, self.n * self.k * sizeof(double))
+    else:
+        _view(self, False, True)[...] = _view(r, False, False)
+        _view(self, True, True)[...] = _view(r, True, False)
     return self
 
 
@@ -750,7 +916,7 @@ cdef object _inplace(Dual self, result):
 cdef object _unary(int rule, a):
     if type(a) is not Dual:
         return NotImplemented
-    cdef Dual x = <Dual>a
+    cdef Dual x = _c(<Dual>a)
     cdef Dual out = _empty(x._shape, x.n, x.k)
     cdef dfd_unary_fn fn = dfd_unary_rules[rule].fn
     if x.n * (x.k + 1) >= NOGIL_MIN:
@@ -777,9 +943,9 @@ cdef object _binary(int rule, a, b):
     cdef double c
     cdef int s
     if type(a) is Dual:
-        da = <Dual>a
+        da = _c(<Dual>a)
     if type(b) is Dual:
-        db = <Dual>b
+        db = _c(<Dual>b)
     # Fast paths: equal shapes, and Python scalars (stride 0, no tangent).
     if da is not None and db is not None:
         if da.k != db.k:
@@ -819,7 +985,7 @@ cdef object _binary(int rule, a, b):
 cdef inline int _array_stride(a, Dual d):
     """Stride (1, or 0 for one element) of a float64 C-contiguous ndarray operand whose
     broadcast leaves d's shape unchanged; -1 when the general path is needed."""
-    if not (cnp.PyArray_Check(a) and cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_DOUBLE
+    if not (cnp.PyArray_Check(a) and _behaved(<cnp.ndarray>a)
             and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)):
         return -1
     if (cnp.PyArray_SIZE(<cnp.ndarray>a) == 1
@@ -934,7 +1100,7 @@ cdef Dual _as_dual(a):
 def _sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
     if dtype is not None or out is not None or kw:
         _unsupported_args("sum", dtype=dtype, out=out, **kw)
-    cdef Dual d = _as_dual(a), r
+    cdef Dual d = _c(_as_dual(a)), r
     cdef double *work = NULL
     if axis is None and not keepdims:
         # the sum of everything in C: the objective-function case, sum(r ** 2)
@@ -1043,11 +1209,13 @@ def _diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
 
 
 def _broadcast_to(a, shape, subok=False):
+    """A read-only view, as in NumPy."""
     if type(a) is not Dual:
         return np.broadcast_to(a, shape)
     d = <Dual>a
-    return _from_arrays(np.broadcast_to(d.value, shape),
-                        np.broadcast_to(d.tangent, tuple(shape) + (d.k,)), d.k)
+    out = _shaped_view(d, np.broadcast_to(_view(d, False, False), shape))
+    (<Dual>out)._readonly = True
+    return out
 
 
 def _matmul(a, b, out=None, **kw):
@@ -1139,7 +1307,7 @@ cdef object _concatenate_1d(list arrays, Py_ssize_t k):
         if type(a) is Dual:
             if len((<Dual>a)._shape) != 1:
                 return None
-            pieces.append(a)
+            pieces.append(_c(<Dual>a))
             total += (<Dual>a).n
         else:
             c = _contiguous(_constant(a, "concatenate input"))
@@ -1241,41 +1409,53 @@ def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
 
 
 cdef Dual _reshape(Dual d, shape, order):
-    if order not in ("C", "A"):
-        raise TypeError("Dual.reshape supports order='C' only")
-    new = _view(d, False, False).reshape(shape).shape
-    cdef Dual out = _empty(new, d.n, d.k)
-    memcpy(out.v, d.v, d.n * sizeof(double))
-    memcpy(out.t, d.t, d.n * d.k * sizeof(double))
-    return out
+    """NumPy's reshape: a view where the memory layout allows one, else a copy."""
+    if order not in ("C", "F", "A"):
+        raise ValueError(f"order must be one of 'C', 'F', 'A'; got {order!r}")
+    r = _view(d, False, False).reshape(shape, order=order)
+    out = _view_of(d, r)
+    if out is not None:
+        return out
+    # NumPy copied (or the result is empty): move the tangents the way the values
+    # moved, through the flat indices of d's elements.
+    cdef Dual c = _c(d)
+    idx = np.arange(c.n).reshape(c._shape).reshape(shape, order=order)
+    return _from_arrays(r, _view(c, True, False).reshape(c.n, c.k)[idx], c.k)
 
 
 def _np_reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     if shape is None:
         shape = newshape
-    return _reshape(_as_dual(a), shape, order)
+    r = _reshape(_as_dual(a), shape, order)
+    return _copy(r) if copy and (<Dual>r)._base is not None else r
 
 
 def _ravel(a, order="C"):
     return _reshape(_as_dual(a), (-1,), order)
 
 
+cdef Dual _shaped_view(Dual d, r):
+    """The view of d whose value is r (a NumPy view of d's values); a copy only for
+    an empty result."""
+    out = _view_of(d, r)
+    if out is None:
+        return _from_arrays(r, 0.0, d.k)
+    return out
+
+
 def _transpose(a, axes=None):
     d = _as_dual(a)
-    nd = d.ndim
-    ax = tuple(range(nd))[::-1] if axes is None else _axes(tuple(axes), nd)
-    return _from_arrays(np.transpose(d.value, ax), np.transpose(d.tangent, ax + (nd,)),
-                        d.k)
+    return _shaped_view(d, np.transpose(_view(d, False, False), axes))
 
 
 def _squeeze(a, axis=None):
     d = _as_dual(a)
-    return _reshape(d, np.squeeze(d.value, axis=axis).shape, "C")
+    return _shaped_view(d, np.squeeze(_view(d, False, False), axis=axis))
 
 
 def _expand_dims(a, axis):
     d = _as_dual(a)
-    return _reshape(d, np.expand_dims(d.value, axis).shape, "C")
+    return _shaped_view(d, np.expand_dims(_view(d, False, False), axis))
 
 
 def _atleast_1d(*arys):
@@ -1288,16 +1468,23 @@ def _copy_fn(a, order="K", subok=False):
 
 
 cdef tuple _shape_arg(shape):
-    if isinstance(shape, (tuple, list)):
-        return tuple(operator.index(s) for s in shape)
-    return (operator.index(shape),)
+    """A shape argument as a tuple of non-negative ints (NumPy's rules and messages)."""
+    shape = tuple(operator.index(s) for s in shape) if isinstance(shape, (tuple, list)) \
+        else (operator.index(shape),)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"negative dimensions are not allowed; got shape {shape}")
+    return shape
 
 
 cdef Dual _filled(tuple shape, double fill, Py_ssize_t k):
     """A Dual of the given shape with every value fill and a zero tangent."""
-    cdef Py_ssize_t n = 1, i
+    cdef Py_ssize_t n, i
+    size = 1                 # a Python int: a product of huge dims must not wrap
     for s in shape:
-        n *= s
+        size *= s
+    if size > _MAX_DOUBLES:
+        raise MemoryError(f"a Dual of shape {shape} does not fit in memory")
+    n = size
     cdef Dual out = _empty(shape, n, k)
     for i in range(n):
         out.v[i] = fill
@@ -1380,7 +1567,9 @@ def _det(a):
 
 
 def _real(val):
-    return _copy(_as_dual(val))
+    # np.real of a real array is a view of it
+    d = _as_dual(val)
+    return _shaped_view(d, _view(d, False, False))
 
 
 def _imag(val):
@@ -1480,13 +1669,15 @@ cdef object _result(r):
     """f's return value as a Dual or a float64 array (a constant: zero derivative)."""
     if type(r) is Dual:
         return r
-    if isinstance(r, (list, tuple)) and any(type(e) is Dual for e in r):
-        return _stack(r)
     try:
+        r = _lift(r)        # a (nested) list or tuple holding Duals, stacked
+        if type(r) is Dual:
+            return r
         a = np.asarray(r)
-    except TypeError as e:
-        raise TypeError(f"f must return numbers or Duals; got {type(r).__name__}: "
-                        f"{e}") from None
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"f must return a number, an array or a Dual (or a list of "
+                        f"them that forms a rectangular array); it returned a "
+                        f"{type(r).__name__} that does not: {e}") from None
     if a.dtype.kind not in "biuf":
         raise TypeError(f"f must return real numbers or Duals; got "
                         f"{type(r).__name__} of dtype {a.dtype}")
@@ -1502,7 +1693,9 @@ def dual_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, chunk, bint want_va
     cdef Dual d, rd
     cdef cnp.ndarray J = None
     cdef tuple xshape = (<object>x).shape
-    maxk = DEFAULT_CHUNK if chunk is None else chunk
+    # A chunk larger than n means one pass; clamping first keeps n + maxk from
+    # overflowing for huge chunk values.
+    maxk = DEFAULT_CHUNK if chunk is None else min(chunk, max(n, 1))
     npass = (n + maxk - 1) // maxk if n else 1
     k = (n + npass - 1) // npass if n else 0      # balanced: 13 with 8 -> 7 + 6
     value = None
@@ -1525,14 +1718,14 @@ def dual_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, chunk, bint want_va
             if want_value:
                 if type(r) is Dual:
                     rd = <Dual>r
-                    value = rd.v[0] if not fshape else np.array(rd.value)
+                    value = float(rd.value) if not fshape else np.array(rd.value)
                 else:
                     value = float(r) if not fshape else np.array(r)
         elif rshape != fshape:
             raise ValueError(f"f returned shape {rshape} in one pass and {fshape} in "
                              "another; its output shape must not depend on x")
         if type(r) is Dual:
-            rd = <Dual>r
+            rd = _c(<Dual>r)
             if rd.k != kc:
                 raise ValueError(f"f returned a Dual with {rd.k} tangent directions; "
                                  f"expected {kc} (do not build Duals inside f)")
