@@ -1,0 +1,20 @@
+# Part of dualfd._dual._core (included by _core.pyx): the dispatch tables.
+
+# NumPy function -> implementation, filled by each family file with its own entries
+# (``_FUNCTIONS.update({...})`` at its end); __array_function__ looks up here.
+cdef dict _FUNCTIONS = {}
+
+# ufunc -> (kind, rule index), filled by elementwise.pxi; (ufunc, method name) ->
+# implementation for the ufunc methods with a meaning on Duals (reductions.pxi).
+cdef dict _UFUNCS = {}
+cdef dict _UFUNC_METHODS = {}
+
+
+def _supported_ufuncs():
+    return tuple(sorted(u.__name__ for u in _UFUNCS))
+
+
+def _supported_functions():
+    return tuple(sorted(
+        ("linalg." if f.__module__ and "linalg" in f.__module__ else "") + f.__name__
+        for f in _FUNCTIONS))

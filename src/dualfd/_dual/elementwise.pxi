@@ -1,0 +1,240 @@
+# Part of dualfd._dual._core (included by _core.pyx): elementwise rules (csrc/rules.def) and their kernels.
+
+# --- the rules table, from csrc/rules.def ---------------------------------------------
+
+cdef dict _UNARY_INDEX = {}
+cdef dict _BINARY_INDEX = {}
+for _i in range(dfd_n_unary_rules):
+    _UNARY_INDEX[dfd_unary_rules[_i].name.decode()] = _i
+for _i in range(dfd_n_binary_rules):
+    _BINARY_INDEX[dfd_binary_rules[_i].name.decode()] = _i
+
+cdef int U_NEGATIVE = _UNARY_INDEX["negative"]
+cdef int U_POSITIVE = _UNARY_INDEX["positive"]
+cdef int U_SQUARE = _UNARY_INDEX["square"]
+cdef int U_ABSOLUTE = _UNARY_INDEX["absolute"]
+cdef int U_SQRT = _UNARY_INDEX["sqrt"]
+cdef int B_ADD = _BINARY_INDEX["add"]
+cdef int B_SUBTRACT = _BINARY_INDEX["subtract"]
+cdef int B_MULTIPLY = _BINARY_INDEX["multiply"]
+cdef int B_DIVIDE = _BINARY_INDEX["divide"]
+cdef int B_POWER = _BINARY_INDEX["power"]
+cdef int B_MAXIMUM = _BINARY_INDEX["maximum"]
+cdef int B_MINIMUM = _BINARY_INDEX["minimum"]
+
+#: The derivative rules as data: ``(name, arity, ufunc, lo, hi)`` per line of
+#: csrc/rules.def, ``[lo, hi]`` being the domain the tests sample.
+RULES = tuple(
+    [(dfd_unary_rules[i].name.decode(), 1, getattr(np, dfd_unary_rules[i].name.decode()),
+      dfd_unary_rules[i].lo, dfd_unary_rules[i].hi) for i in range(dfd_n_unary_rules)]
+    + [(dfd_binary_rules[i].name.decode(), 2,
+        getattr(np, dfd_binary_rules[i].name.decode()),
+        dfd_binary_rules[i].lo, dfd_binary_rules[i].hi)
+       for i in range(dfd_n_binary_rules)])
+
+
+# --- elementwise kernels ------------------------------------------------------------------
+
+cdef object _unary(int rule, a):
+    if type(a) is not Dual:
+        return NotImplemented
+    cdef Dual x = _c(<Dual>a)
+    cdef Dual out = _empty(x._shape, x.n, x.k)
+    cdef dfd_unary_fn fn = dfd_unary_rules[rule].fn
+    if x.n * (x.k + 1) >= NOGIL_MIN:
+        with nogil:
+            fn(x.n, x.k, x.v, x.t, out.v, out.t)
+    else:
+        fn(x.n, x.k, x.v, x.t, out.v, out.t)
+    return out
+
+
+cdef inline void _run2(dfd_binary_fn fn, Dual out, const double *a, size_t sa,
+                       const double *ta, const double *b, size_t sb, const double *tb):
+    if out.n * (out.k + 1) >= NOGIL_MIN:
+        with nogil:
+            fn(out.n, out.k, a, sa, ta, b, sb, tb, out.v, out.t)
+    else:
+        fn(out.n, out.k, a, sa, ta, b, sb, tb, out.v, out.t)
+
+
+cdef object _binary(int rule, a, b):
+    """a (op) b for Dual/Dual, Dual/constant and constant/Dual, with broadcasting."""
+    cdef Dual da = None, db = None, out
+    cdef dfd_binary_fn fn = dfd_binary_rules[rule].fn
+    cdef double c
+    cdef int s
+    if type(a) is Dual:
+        da = _c(<Dual>a)
+    if type(b) is Dual:
+        db = _c(<Dual>b)
+    # Fast paths: equal shapes, and Python scalars (stride 0, no tangent).
+    if da is not None and db is not None:
+        if da.k != db.k:
+            raise ValueError(f"Duals with different numbers of tangent directions "
+                             f"({da.k} and {db.k}) cannot be combined")
+        if da._shape is db._shape or da._shape == db._shape:
+            out = _empty(da._shape, da.n, da.k)
+            _run2(fn, out, da.v, 1, da.t, db.v, 1, db.t)
+            return out
+    elif da is not None:
+        if PyFloat_Check(b) or PyLong_Check(b):
+            c = b
+            out = _empty(da._shape, da.n, da.k)
+            _run2(fn, out, da.v, 1, da.t, &c, 0, NULL)
+            return out
+        s = _array_stride(b, da)
+        if s >= 0:
+            out = _empty(da._shape, da.n, da.k)
+            _run2(fn, out, da.v, 1, da.t, <double *>cnp.PyArray_DATA(b), s, NULL)
+            return out
+    elif db is not None:
+        if PyFloat_Check(a) or PyLong_Check(a):
+            c = a
+            out = _empty(db._shape, db.n, db.k)
+            _run2(fn, out, &c, 0, NULL, db.v, 1, db.t)
+            return out
+        s = _array_stride(a, db)
+        if s >= 0:
+            out = _empty(db._shape, db.n, db.k)
+            _run2(fn, out, <double *>cnp.PyArray_DATA(a), s, NULL, db.v, 1, db.t)
+            return out
+    else:
+        return NotImplemented
+    return _binary_general(fn, da, a, db, b)
+
+
+cdef inline int _array_stride(a, Dual d):
+    """Stride (1, or 0 for one element) of a float64 C-contiguous ndarray operand whose
+    broadcast leaves d's shape unchanged; -1 when the general path is needed."""
+    if not (cnp.PyArray_Check(a) and _behaved(<cnp.ndarray>a)
+            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)):
+        return -1
+    if (cnp.PyArray_SIZE(<cnp.ndarray>a) == 1
+            and cnp.PyArray_NDIM(<cnp.ndarray>a) <= len(d._shape)):
+        return 0
+    if a.shape == d._shape:
+        return 1
+    return -1
+
+
+cdef object _binary_general(dfd_binary_fn fn, Dual da, a, Dual db, b):
+    cdef Py_ssize_t k = da.k if da is not None else db.k
+    cdef const double *pa
+    cdef const double *pb
+    cdef const double *ta = NULL
+    cdef const double *tb = NULL
+    cdef size_t sa = 1, sb = 1
+    try:
+        ca = None if da is not None else _contiguous(_constant(a, "operand"))
+        cb = None if db is not None else _contiguous(_constant(b, "operand"))
+    except TypeError:
+        return NotImplemented
+    shape_a = da._shape if da is not None else ca.shape
+    shape_b = db._shape if db is not None else cb.shape
+    shape = np.broadcast_shapes(shape_a, shape_b)
+    keep = []   # arrays whose buffers the kernel reads
+    pa, ta, sa = _operand(da, ca, shape_a, shape, k, keep)
+    pb, tb, sb = _operand(db, cb, shape_b, shape, k, keep)
+    cdef Py_ssize_t n = 1
+    for s in shape:
+        n *= s
+    cdef Dual out = _empty(shape, n, k)
+    _run2(fn, out, pa, sa, ta, pb, sb, tb)
+    return out
+
+
+cdef (const double *, const double *, size_t) _operand(Dual d, cnp.ndarray c,
+                                                     tuple own, tuple shape,
+                                                     Py_ssize_t k, list keep):
+    """Pointers and stride of one operand of a broadcast binary operation: the buffer
+    itself (equal shape), stride 0 (one element), or a materialized broadcast copy."""
+    cdef Py_ssize_t size
+    if d is not None:
+        size = d.n
+        if own == shape or size == 1:
+            return d.v, d.t, (0 if own != shape else 1)
+        v = _contiguous(np.broadcast_to(_view(d, False, False), shape))
+        t = _contiguous(np.broadcast_to(_view(d, True, False), shape + (k,)))
+        keep.append(v)
+        keep.append(t)
+        return (<double *>cnp.PyArray_DATA(v), <double *>cnp.PyArray_DATA(t), 1)
+    size = cnp.PyArray_SIZE(c)
+    if own == shape or size == 1:
+        return (<double *>cnp.PyArray_DATA(c), NULL, (0 if own != shape else 1))
+    v = _contiguous(np.broadcast_to(c, shape))
+    keep.append(v)
+    return (<double *>cnp.PyArray_DATA(v), NULL, 1)
+
+
+cdef object _power(a, b):
+    """a ** b; constant exponents 0, 1, 2 are exact special cases (skip list)."""
+    cdef Dual x, out
+    if type(a) is Dual and (PyFloat_Check(b) or PyLong_Check(b)):
+        x = <Dual>a
+        if b == 2:
+            return _unary(U_SQUARE, x)
+        if b == 1:
+            return _copy(x)
+        if b == 0:
+            out = _empty(x._shape, x.n, x.k)
+            for i in range(x.n):
+                out.v[i] = 1.0
+            memset(out.t, 0, x.n * x.k * sizeof(double))
+            return out
+    return _binary(B_POWER, a, b)
+
+
+cdef object _compare(op, Dual a, b):
+    # 0-d against a number or a 0-d Dual: a Python bool without NumPy.
+    if not a._shape:
+        if PyFloat_Check(b) or PyLong_Check(b):
+            return bool(op(a.v[0], b))
+        if type(b) is Dual and not (<Dual>b)._shape:
+            return bool(op(a.v[0], (<Dual>b).v[0]))
+    return op(_view(a, False, False), _values(b))
+
+
+def _where(condition, x=np._NoValue, y=np._NoValue):
+    if x is np._NoValue or y is np._NoValue:
+        raise TypeError("numpy.where with one argument on a Dual: use "
+                        "np.nonzero(d.value)")
+    if type(condition) is Dual:
+        condition = _view(<Dual>condition, False, False)
+    k = _common_k((x, y))
+    Vx, Tx = _vt(x, k)
+    Vy, Ty = _vt(y, k)
+    cond = np.asarray(condition, dtype=bool)
+    value = np.where(cond, Vx, Vy)
+    tangent = np.where(cond[..., None], Tx, Ty)
+    return _from_arrays(value, np.broadcast_to(tangent, value.shape + (k,)), k)
+
+def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
+          max=np._NoValue, **kw):
+    _unsupported_args("clip", out=out, **kw)
+    lo = a_min if a_min is not np._NoValue else min
+    hi = a_max if a_max is not np._NoValue else max
+    r = a
+    if lo is not np._NoValue and lo is not None:
+        r = _binary(B_MAXIMUM, r, lo)
+    if hi is not np._NoValue and hi is not None:
+        r = _binary(B_MINIMUM, r, hi)
+    return _copy(r) if r is a else r
+
+
+# ufunc -> (kind, rule index): 1 unary rule, 2 binary rule, 5 power (binary rule with
+# special cases), 3 binary on values only (plain bools), 4 unary on values only.
+for _name, _i in _UNARY_INDEX.items():
+    _UFUNCS[getattr(np, _name)] = (1, _i)
+for _name, _i in _BINARY_INDEX.items():
+    _UFUNCS[getattr(np, _name)] = (2, _i)
+_UFUNCS[np.power] = (5, B_POWER)
+_UFUNCS[np.matmul] = (6, 0)          # a gufunc in NumPy 2
+for _f in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal,
+           np.not_equal):
+    _UFUNCS[_f] = (3, 0)
+for _f in (np.isfinite, np.isnan, np.isinf, np.signbit):
+    _UFUNCS[_f] = (4, 0)
+
+
+_FUNCTIONS.update({np.where: _where, np.clip: _clip})

@@ -1,0 +1,503 @@
+# Part of dualfd._dual._core (included by _core.pyx): the Dual type, its operators and NumPy protocols.
+
+_FD_HINT = ("or differentiate this code with a finite-difference method "
+            "(method='central' or 'complex')")
+
+
+# --- the type -------------------------------------------------------------------------
+
+@cython.final
+@cython.no_gc
+@cython.freelist(64)
+cdef class Dual:
+    """Dual(value, tangent)
+
+    An array of values carrying k directional derivatives (forward mode).
+
+    Parameters
+    ----------
+    value : array_like of float, shape s
+        The primal values (any shape, 0-d included).  Copied.
+    tangent : array_like of float, shape s + (k,)
+        ``tangent[..., j]`` is the derivative of `value` along direction j.  Copied.
+
+    Attributes
+    ----------
+    value : ndarray, shape s (read-only view)
+    tangent : ndarray, shape s + (k,) (read-only view)
+    base : Dual or None, the Dual whose memory this one views (None: it owns it)
+    shape, ndim, size : as for ndarrays, of the value
+    k : int, the number of tangent directions
+
+    Notes
+    -----
+    Arithmetic operators (``+ - * / ** @``, unary ``-``, ``abs``, in-place forms),
+    comparisons (on values, returning plain bools), indexing and assignment,
+    NumPy ufuncs (`supported_ufuncs`) and functions (`supported_functions`) propagate
+    tangents in C.  Anything else raises TypeError rather than drop a derivative:
+    ``float(d)``, ``np.asarray(d)``, ``math.sin(d)`` and unsupported NumPy functions.
+    A zero tangent entry stays zero where a derivative is infinite (sqrt, log, abs,
+    norm at 0).
+
+    Supported ufuncs (``Dual.supported_ufuncs()``): add, subtract, multiply, divide,
+    power, negative, positive, square, sqrt, cbrt, reciprocal, exp, exp2, expm1, log,
+    log2, log10, log1p, sin, cos, tan, arcsin, arccos, arctan, arctan2, sinh, cosh,
+    tanh, arcsinh, arccosh, arctanh, absolute, fabs, sign, hypot, maximum, minimum,
+    fmax, fmin, floor, ceil, trunc, rint (zero derivative), deg2rad, rad2deg, matmul;
+    comparisons, isfinite, isnan, isinf, signbit (plain bools, on values).  Methods:
+    ``add.reduce`` (sum), ``multiply.reduce`` (prod), ``maximum.reduce``,
+    ``minimum.reduce``, ``add.accumulate`` (cumsum); ``out=`` must be a Dual.
+
+    Supported functions (``Dual.supported_functions()``): sum, mean, prod, max, min,
+    cumsum, diff (with ``axis=``, ``keepdims=`` where NumPy has them), dot, matmul,
+    inner, outer, concatenate, stack, hstack, vstack, where, clip, reshape, ravel,
+    transpose, squeeze, expand_dims, broadcast_to, copy, real, imag, zeros_like,
+    ones_like, empty_like, full_like (Duals with zero tangent), linalg.norm (ord None,
+    2, 1, inf, 'fro'), linalg.solve, linalg.inv, linalg.det.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from dualfd import Dual
+    >>> x = Dual(np.array([1.0, 2.0]), np.eye(2))
+    >>> y = np.sin(x[0]) * x[1] ** 2
+    >>> round(float(y.value), 6), np.round(y.tangent, 6)
+    (3.365884, array([2.161209, 3.365884]))
+    >>> (x * 3).tangent
+    array([[3., 0.],
+           [0., 3.]])
+    >>> out = np.zeros_like(x)          # a Dual: assign Duals into it
+    >>> out[0] = x[0] * x[1]
+    >>> out.tangent
+    array([[2., 1.],
+           [0., 0.]])
+    >>> x[0] > 0.5                      # comparisons look at values
+    True
+    """
+    cdef double *v        # value: element (i0, i1, ...) at v + sum(i_d * strides[d])
+    cdef double *t        # tangent: that element's k directions at t + k * (same offset)
+    cdef double *heap     # owned allocation, or NULL when v lives in buf or in _base
+    cdef size_t cap       # its capacity in doubles
+    cdef Py_ssize_t n, k
+    cdef tuple _shape
+    cdef tuple _strides   # value strides in elements; None: C-contiguous
+    cdef Dual _base       # the root Dual owning the memory of a view, else None
+    cdef bint _readonly   # a broadcast view: writes raise, as in NumPy
+    cdef bint _set        # memory attached: __init__ may not run again
+    cdef double buf[NBUF]
+
+    def __cinit__(self):
+        # Dual.__new__(Dual) without __init__ is a valid empty Dual, not NULL pointers.
+        self.v = self.buf
+        self.t = self.buf
+        self._shape = _EMPTY_SHAPE
+
+    def __dealloc__(self):
+        if self.heap != NULL:
+            _pool_put(self.heap, self.cap)
+
+    def __init__(self, value, tangent):
+        if self._set:
+            # Re-initializing would free memory that views of this Dual still use.
+            raise TypeError("Dual.__init__ cannot be called on an existing Dual; "
+                            "create a new one with Dual(value, tangent)")
+        v = np.asarray(value)
+        t = np.asarray(tangent)
+        if v.dtype.kind not in "biuf" or t.dtype.kind not in "biuf":
+            raise TypeError(f"Dual: value and tangent must be real numbers; got dtypes "
+                            f"{v.dtype} and {t.dtype}")
+        if t.ndim != v.ndim + 1 or t.shape[:-1] != v.shape:
+            raise ValueError(f"Dual: tangent must have shape value.shape + (k,) = "
+                             f"{v.shape} + (k,); got value shape {v.shape} and "
+                             f"tangent shape {t.shape}")
+        _alloc(self, v.shape, v.size, t.shape[-1])
+        _fill(self.v, v, v.shape)
+        _fill(self.t, t, t.shape)
+
+    def __reduce__(self):
+        # Copies of value and tangent: a view pickles as the data it shows.
+        return (Dual, (np.array(_view(self, False, False)),
+                       np.array(_view(self, True, False))))
+
+    def __copy__(self):
+        return _copy(self)
+
+    def __deepcopy__(self, memo):
+        return _copy(self)
+
+    # --- attributes ---
+
+    @property
+    def value(self):
+        """The primal values, a read-only ndarray view of shape `shape`."""
+        return _view(self, False, False)
+
+    @property
+    def tangent(self):
+        """The tangents, a read-only ndarray view of shape ``shape + (k,)``."""
+        return _view(self, True, False)
+
+    @property
+    def shape(self):
+        return self._shape
+
+    @property
+    def ndim(self):
+        return len(self._shape)
+
+    @property
+    def size(self):
+        return self.n
+
+    @property
+    def k(self):
+        """Number of tangent directions carried."""
+        return self.k
+
+    @property
+    def base(self):
+        """The Dual whose memory this view shares, or None if it owns its memory."""
+        return self._base
+
+    @property
+    def dtype(self):
+        return np.dtype(np.float64)
+
+    @property
+    def T(self):
+        return _transpose(self)
+
+    def __len__(self):
+        if not self._shape:
+            raise TypeError("len() of a 0-d Dual")
+        return self._shape[0]
+
+    def __iter__(self):
+        if not self._shape:
+            raise TypeError("iteration over a 0-d Dual")
+        for i in range(self._shape[0]):
+            yield self[i]
+
+    def __repr__(self):
+        v = np.array2string(_view(self, False, False), separator=", ", prefix="Dual(")
+        t = np.array2string(_view(self, True, False), separator=", ",
+                            prefix="     tangent=")
+        sep = ",\n     " if "\n" in v + t else ", "
+        return f"Dual({v}{sep}tangent={t})"
+
+    # --- shape methods ---
+
+    def reshape(self, *shape, order="C"):
+        """Return a Dual of a new shape (C order), like `numpy.ndarray.reshape`."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _reshape(self, shape, order)
+
+    def ravel(self, order="C"):
+        return _reshape(self, (-1,), order)
+
+    def flatten(self, order="C"):
+        out = _reshape(self, (-1,), order)
+        return _copy(out) if (<Dual>out)._base is not None else out
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+            axes = axes[0]
+        return _transpose(self, axes or None)
+
+    def squeeze(self, axis=None):
+        return _squeeze(self, axis)
+
+    def copy(self):
+        return _copy(self)
+
+    def sum(self, axis=None, keepdims=False):
+        return _sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _mean(self, axis=axis, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return _prod(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _min(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        return _cumsum(self, axis=axis)
+
+    def dot(self, other):
+        return _dot(self, other)
+
+    @staticmethod
+    def supported_ufuncs():
+        """The NumPy ufuncs a Dual supports, sorted by name."""
+        return _supported_ufuncs()
+
+    @staticmethod
+    def supported_functions():
+        """The NumPy functions (``__array_function__``) a Dual supports, by name."""
+        return _supported_functions()
+
+    # --- conversions that would drop the tangent ---
+
+    def __float__(self):
+        raise TypeError(
+            "float() of a Dual would drop its derivative (math.* functions call it): "
+            "use NumPy functions (np.sin, not math.sin) and keep values as Duals; "
+            "d.value gives the primal value, " + _FD_HINT)
+
+    def __int__(self):
+        raise TypeError("int() of a Dual would drop its derivative; "
+                        "d.value gives the primal value, " + _FD_HINT)
+
+    def __index__(self):
+        raise TypeError("a Dual cannot be used as an index; index with plain "
+                        "integers (d.value gives the primal value)")
+
+    def __complex__(self):
+        raise TypeError("complex() of a Dual would drop its derivative; " + _FD_HINT)
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError(
+            "np.asarray()/np.array() of a Dual would drop its derivative: build arrays "
+            "of Duals with np.stack/np.concatenate or assign into np.zeros_like(x); "
+            "d.value gives the primal value, " + _FD_HINT)
+
+    def __bool__(self):
+        if self.n != 1:
+            raise ValueError("the truth value of a Dual with more than one element is "
+                             "ambiguous; use np.any(d.value) or np.all(d.value)")
+        return self.v[0] != 0.0
+
+    # --- arithmetic: the same rule kernels as the ufunc table ---
+
+    def __add__(self, other):
+        return _binary(B_ADD, self, other)
+
+    def __radd__(self, other):
+        return _binary(B_ADD, other, self)
+
+    def __sub__(self, other):
+        return _binary(B_SUBTRACT, self, other)
+
+    def __rsub__(self, other):
+        return _binary(B_SUBTRACT, other, self)
+
+    def __mul__(self, other):
+        return _binary(B_MULTIPLY, self, other)
+
+    def __rmul__(self, other):
+        return _binary(B_MULTIPLY, other, self)
+
+    def __truediv__(self, other):
+        return _binary(B_DIVIDE, self, other)
+
+    def __rtruediv__(self, other):
+        return _binary(B_DIVIDE, other, self)
+
+    def __pow__(self, other, mod):
+        if mod is not None:
+            return NotImplemented
+        return _power(self, other)
+
+    def __rpow__(self, other, mod):
+        if mod is not None:
+            return NotImplemented
+        return _power(other, self)
+
+    def __matmul__(self, other):
+        return _matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _matmul(other, self)
+
+    def __iadd__(self, other):
+        return _inplace(self, _binary(B_ADD, self, other))
+
+    def __isub__(self, other):
+        return _inplace(self, _binary(B_SUBTRACT, self, other))
+
+    def __imul__(self, other):
+        return _inplace(self, _binary(B_MULTIPLY, self, other))
+
+    def __itruediv__(self, other):
+        return _inplace(self, _binary(B_DIVIDE, self, other))
+
+    def __ipow__(self, other):
+        return _inplace(self, _power(self, other))
+
+    def __imatmul__(self, other):
+        return _inplace(self, _matmul(self, other))
+
+    def __neg__(self):
+        return _unary(U_NEGATIVE, self)
+
+    def __pos__(self):
+        return _unary(U_POSITIVE, self)
+
+    def __abs__(self):
+        return _unary(U_ABSOLUTE, self)
+
+    # Comparisons look at values only, so that branches in f work.
+    def __lt__(self, other):
+        return _compare(operator.lt, self, other)
+
+    def __le__(self, other):
+        return _compare(operator.le, self, other)
+
+    def __gt__(self, other):
+        return _compare(operator.gt, self, other)
+
+    def __ge__(self, other):
+        return _compare(operator.ge, self, other)
+
+    def __eq__(self, other):
+        return _compare(operator.eq, self, other)
+
+    def __ne__(self, other):
+        return _compare(operator.ne, self, other)
+
+    __hash__ = None
+
+    # --- indexing ---
+
+    def __getitem__(self, key):
+        cdef Py_ssize_t i, m, dim0
+        nd = len(self._shape)
+        if nd and self._strides is None and PyLong_Check(key) and not PyBool_Check(key):
+            # x[i] of a contiguous Dual: a contiguous block, viewed without a copy
+            dim0 = self._shape[0]
+            i = key
+            if i < 0:
+                i += dim0
+            if i < 0 or i >= dim0:
+                raise IndexError(f"index {key} is out of bounds for axis 0 with size "
+                                 f"{dim0}")
+            m = self.n // dim0 if dim0 else 0
+            return _block_view(self, self._shape[1:], i * m, m)
+        vv = _view(self, False, False)
+        r = vv[key]
+        if not cnp.PyArray_Check(r):
+            # an element (NumPy gives a scalar): the same element as a 0-d view
+            r = vv[(key if type(key) is tuple else (key,)) + (Ellipsis,)]
+        out = _view_of(self, r)
+        if out is not None:
+            return out
+        # Advanced indexing: NumPy copies, and so does the Dual.
+        return _from_arrays(r, _view(self, True, False)[_tangent_key(key)], self.k)
+
+    def __setitem__(self, key, value):
+        cdef Py_ssize_t i, dim0
+        cdef Dual d
+        if self._readonly:
+            raise ValueError("assignment destination is read-only (a broadcast Dual "
+                             "view); copy it first")
+        value = _lift(value)
+        if type(value) is Dual:
+            d = <Dual>value
+            if d.k != self.k:
+                raise ValueError(f"cannot assign a Dual with k={d.k} tangent directions "
+                                 f"into one with k={self.k}")
+            if (len(self._shape) == 1 and self._strides is None and PyLong_Check(key)
+                    and not PyBool_Check(key) and d.n == 1):
+                dim0 = self.n
+                i = key
+                if i < 0:
+                    i += dim0
+                if i < 0 or i >= dim0:
+                    raise IndexError(f"index {key} is out of bounds for axis 0 with "
+                                     f"size {dim0}")
+                self.v[i] = d.v[0]
+                memmove(self.t + i * self.k, d.t, self.k * sizeof(double))
+                return
+            # Copy first: the source may be (a view of) self.
+            vsrc = np.array(_view(d, False, False))
+            tsrc = np.array(_view(d, True, False))
+        else:
+            vsrc = _constant(value, "assigned value")
+            tsrc = 0.0
+        # The value first: where it fails (shapes), nothing was written; where it
+        # succeeds, the tangent (the same shapes plus k) does too.
+        _view(self, False, True)[key] = vsrc
+        _view(self, True, True)[_tangent_key(key)] = tsrc
+
+    # --- NumPy protocols ---
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        entry = _UFUNCS.get(ufunc)
+        if entry is None:
+            raise TypeError(f"{_ufunc_name(ufunc)} is not supported for Dual "
+                            f"arrays (see Dual.supported_ufuncs()); " + _FD_HINT)
+        if not kwargs and method == "__call__":
+            # the common case, kept short: np.sin(x), np.maximum(x, 0)
+            kind = entry[0]
+            if kind == 1 and len(inputs) == 1:
+                return _unary(entry[1], inputs[0])
+            if kind == 2 and len(inputs) == 2:
+                return _binary(entry[1], inputs[0], inputs[1])
+        out = kwargs.pop("out", None)
+        if out is not None and not isinstance(out, tuple):
+            out = (out,)
+        if method == "__call__":
+            if kwargs:
+                raise TypeError(f"numpy.{ufunc.__name__} on Dual arrays does not take "
+                                f"{', '.join(sorted(kwargs))}")
+            kind, idx = entry
+            if len(inputs) != (2 if kind in (2, 3, 5, 6) else 1):
+                raise TypeError(f"numpy.{ufunc.__name__}: wrong number of inputs")
+            if kind == 1:
+                result = _unary(idx, inputs[0])
+            elif kind == 2:
+                result = _binary(idx, inputs[0], inputs[1])
+            elif kind == 5:
+                result = _power(inputs[0], inputs[1])
+            elif kind == 6:
+                result = _matmul(inputs[0], inputs[1])
+            elif kind == 3:
+                return ufunc(_values(inputs[0]), _values(inputs[1]))
+            else:
+                return ufunc(_values(inputs[0]))
+        else:
+            handler = _UFUNC_METHODS.get((ufunc, method))
+            if handler is None:
+                raise TypeError(f"numpy.{ufunc.__name__}.{method} is not supported for "
+                                f"Dual arrays; supported methods: "
+                                f"{', '.join(sorted(f'{u.__name__}.{m}' for u, m in _UFUNC_METHODS))}")
+            result = handler(*inputs, **kwargs)
+        if out is None or all(o is None for o in out):
+            return result
+        if len(out) != 1 or type(out[0]) is not Dual:
+            raise TypeError(f"numpy.{ufunc.__name__}: out= must be a Dual (a plain "
+                            "array cannot hold the derivative); omit out= instead")
+        o = <Dual>out[0]
+        if o._shape != _shape_of(result):
+            raise ValueError(f"out has shape {o._shape}; the result has shape "
+                             f"{_shape_of(result)}")
+        o[...] = result
+        return o
+
+    def __array_function__(self, func, types, args, kwargs):
+        handler = _FUNCTIONS.get(func)
+        if handler is None:
+            name = getattr(func, "__name__", repr(func))
+            mod = getattr(func, "__module__", "numpy") or "numpy"
+            raise TypeError(f"{mod}.{name} is not supported for Dual arrays (see "
+                            f"Dual.supported_functions()); " + _FD_HINT)
+        return handler(*args, **kwargs)
+
+
+cdef str _ufunc_name(ufunc):
+    """A ufunc's public name with its real module: ufuncs carry no __module__, so look
+    in NumPy and then in scipy.special (only if the caller imported it)."""
+    name = ufunc.__name__
+    if getattr(np, name, None) is ufunc:
+        return f"numpy.{name}"
+    import sys
+    special = sys.modules.get("scipy.special")
+    if special is not None and getattr(special, name, None) is ufunc:
+        return f"scipy.special.{name}"
+    return f"the ufunc {name}"
