@@ -42,6 +42,7 @@ from libc.string cimport memcpy, memmove, memset
 
 from .._csrc cimport *
 
+import functools
 import operator
 
 import numpy as np
@@ -71,3 +72,6 @@ include "reductions.pxi"
 include "shape.pxi"
 include "linalg.pxi"
 include "driver.pxi"
+
+# The ufuncs that carry derivatives (kinds 1, 2, 5), by name, for Dual.__getattr__.
+_UFUNC_BY_NAME.update({u.__name__: u for u, e in _UFUNCS.items() if e[0] in (1, 2, 5)})

@@ -9,6 +9,12 @@ cdef dict _FUNCTIONS = {}
 cdef dict _UFUNCS = {}
 cdef dict _UFUNC_METHODS = {}
 
+# ndarray method name -> the NumPy function it calls with the Dual first (d.var(axis=0)
+# is np.var(d, axis=0)); filled by the family files.  Dual.__getattr__ looks here, then
+# in _UFUNCS by name (NumPy's object-dtype loops call np.sin(a) as a.sin()).
+cdef dict _METHODS = {}
+cdef dict _UFUNC_BY_NAME = {}    # built by _core.pyx once every file has registered
+
 
 def _supported_ufuncs():
     return tuple(sorted(u.__name__ for u in _UFUNCS))

@@ -244,6 +244,16 @@ cdef class Dual:
 
     # --- conversions that would drop the tangent ---
 
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails: the methods that are registered NumPy
+        # functions, and ufuncs by name for NumPy's object loops.
+        func = _METHODS.get(name)
+        if func is None:
+            func = _UFUNC_BY_NAME.get(name)
+            if func is None:
+                raise AttributeError(f"'Dual' object has no attribute {name!r}")
+        return functools.partial(func, self)
+
     def __float__(self):
         raise TypeError(
             "float() of a Dual would drop its derivative (math.* functions call it): "
