@@ -358,13 +358,15 @@ def test_conversions_raise_with_a_fix():
         math.sin(d)
     with pytest.raises(TypeError, match="method='central'"):
         int(d)
-    with pytest.raises(TypeError, match="np.stack"):
-        np.asarray(seed([1.0, 2.0]))
-    with pytest.raises(TypeError, match="np.stack"):
-        np.array(d)
+    with pytest.raises(TypeError, match=r"dtype=float64.*without dtype"):
+        np.asarray(seed([1.0, 2.0]), dtype=float)
+    with pytest.raises(TypeError, match=r"dtype=float32"):
+        np.array(d, dtype=np.float32)
     a = np.zeros(2)
-    with pytest.raises((TypeError, ValueError)):
+    with pytest.raises(TypeError, match="float array"):
         a[0] = d                   # a float array cannot hold the derivative
+    with pytest.raises(TypeError, match="float array"):
+        a[:] = seed([1.0, 2.0])
 
 
 def test_unsupported_numpy_raises_naming_it():
@@ -588,9 +590,9 @@ def test_lists_holding_duals_are_stacked():
     check(lambda x: np.concatenate([[x[0], 1.0], x[1:] ** 2]), x0)
     check(lambda x: np.stack([[x[0], 2.0], x[1:]]), x0)
     # NumPy dispatches on the items of concatenate's and stack's sequences only; a
-    # list of Duals elsewhere meets __array__ and its TypeError.
-    with pytest.raises(TypeError, match="np.stack"):
-        dfd.jacobian(lambda x: np.where(x > 1, [x[0], x[1], x[2]], 0.0), method="dual")(x0)
+    # list of Duals elsewhere becomes an object array of Duals (Dual.__array__), which
+    # NumPy's own code carries through and the driver reassembles.
+    check(lambda x: np.where(x > 1, [x[0], x[1], x[2]], 0.0), x0)
 
 
 @pytest.mark.parametrize("n", [0, 1, 127, 128, 129, 1000])

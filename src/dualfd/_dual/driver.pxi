@@ -15,6 +15,12 @@ cdef object _result(r):
         raise TypeError(f"f must return a number, an array or a Dual (or a list of "
                         f"them that forms a rectangular array); it returned a "
                         f"{type(r).__name__} that does not: {e}") from None
+    if a.dtype.kind == "O":
+        try:
+            return _lift(a)         # np.asarray(x) in f: an object array of Duals
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"f must return real numbers or Duals; it returned an "
+                            f"object array that is neither: {e}") from None
     if a.dtype.kind not in "biuf":
         raise TypeError(f"f must return real numbers or Duals; got "
                         f"{type(r).__name__} of dtype {a.dtype}")

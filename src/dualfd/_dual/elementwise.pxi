@@ -101,6 +101,14 @@ cdef object _binary(int rule, a, b):
             return out
     else:
         return NotImplemented
+    if da is None and not (PyFloat_Check(a) or PyLong_Check(a)):
+        a2 = _lift(a)          # an object array of Duals (np.asarray(x)) or a list
+        if type(a2) is Dual:
+            return _binary(rule, a2, b)
+    if db is None and not (PyFloat_Check(b) or PyLong_Check(b)):
+        b2 = _lift(b)
+        if type(b2) is Dual:
+            return _binary(rule, a, b2)
     return _binary_general(fn, da, a, db, b)
 
 

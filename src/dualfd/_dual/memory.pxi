@@ -279,12 +279,72 @@ cdef Py_ssize_t _common_k(items) except -2:
 
 
 cdef object _lift(a):
-    """A list or tuple holding Duals, such as ``[x[0], 1.0]``, as a stacked Dual."""
+    """A list or tuple holding Duals, such as ``[x[0], 1.0]``, or an object array of
+    Duals (what np.asarray(x) gives), as one Dual."""
     if isinstance(a, (list, tuple)) and any(type(e) is Dual or isinstance(e, (list, tuple))
                                             for e in a):
         if any(type(e) is Dual for e in a) or any(type(r) is Dual for r in map(_lift, a)):
             return _stack([_lift(e) for e in a])
+    elif cnp.PyArray_Check(a) and cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_OBJECT:
+        return _from_objects(<cnp.ndarray>a)
     return a
+
+
+cdef object _object_array(Dual d):
+    """An object array of d's shape whose elements are 0-d Dual views of d's."""
+    cdef Py_ssize_t i
+    out = np.empty(d._shape, dtype=object)
+    flat = out.reshape(-1)
+    if d._strides is None:
+        for i in range(d.n):
+            flat[i] = _block_view(d, (), i, 1)
+    else:
+        vv = _view(d, False, False)
+        for i, idx in enumerate(np.ndindex(*d._shape)):
+            flat[i] = _view_of(d, vv[idx + (Ellipsis,)])
+    return out
+
+
+cdef object _from_objects(cnp.ndarray a):
+    """An object array holding 0-d Duals and real numbers as one Dual (a float array
+    when it holds no Dual); TypeError naming anything else."""
+    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(a), k = -1
+    cdef Dual e
+    flat = a.reshape(-1)
+    for item in flat:
+        if type(item) is Dual:
+            e = <Dual>item
+            if k >= 0 and e.k != k:
+                raise ValueError(f"Duals with different numbers of tangent directions "
+                                 f"({k} and {e.k}) cannot be combined")
+            k = e.k
+    value = np.empty(n)
+    if k < 0:
+        for i in range(n):
+            value[i] = _real_number(flat[i])
+        return value.reshape((<object>a).shape)
+    cdef Dual out = _empty((<object>a).shape, n, k)
+    for i in range(n):
+        item = flat[i]
+        if type(item) is Dual:
+            e = <Dual>item
+            if e.n != 1:
+                raise TypeError(f"an object array holding a Dual of shape {e._shape} "
+                                "cannot be read as one Dual; keep arrays of Duals as "
+                                "Duals (np.stack, np.concatenate)")
+            out.v[i] = e.v[0]
+            memcpy(out.t + i * k, e.t, k * sizeof(double))
+        else:
+            out.v[i] = _real_number(item)
+            memset(out.t + i * k, 0, k * sizeof(double))
+    return out
+
+
+cdef double _real_number(item) except? -1.0:
+    if isinstance(item, (bool, int, float, np.integer, np.floating, np.bool_)):
+        return item
+    raise TypeError(f"an object array holding {type(item).__name__} cannot be read "
+                    "as numbers or Duals")
 
 
 cdef tuple _vt(a, Py_ssize_t k):

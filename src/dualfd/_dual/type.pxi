@@ -256,8 +256,10 @@ cdef class Dual:
 
     def __float__(self):
         raise TypeError(
-            "float() of a Dual would drop its derivative (math.* functions call it): "
-            "use NumPy functions (np.sin, not math.sin) and keep values as Duals; "
+            "float() of a Dual would drop its derivative: math.* functions and storing "
+            "a Dual into a float array (g = np.zeros(n); g[i] = d) call it. Use NumPy "
+            "functions (np.sin, not math.sin), build arrays of Duals with "
+            "np.zeros_like(x), np.stack or np.array([...]), or use method='auto'; "
             "d.value gives the primal value, " + _FD_HINT)
 
     def __int__(self):
@@ -272,10 +274,19 @@ cdef class Dual:
         raise TypeError("complex() of a Dual would drop its derivative; " + _FD_HINT)
 
     def __array__(self, dtype=None, copy=None):
-        raise TypeError(
-            "np.asarray()/np.array() of a Dual would drop its derivative: build arrays "
-            "of Duals with np.stack/np.concatenate or assign into np.zeros_like(x); "
-            "d.value gives the primal value, " + _FD_HINT)
+        # np.asarray(x) at the top of f: an object array of 0-d Dual views of x's
+        # elements.  NumPy's object loops then call the Duals' own operators and
+        # methods, so derivatives flow through; the driver reassembles f's result.
+        # Slower than Dual arithmetic (one Python call per element and operation),
+        # never silently wrong: any conversion to floats raises.
+        if dtype is not None and np.dtype(dtype) != np.dtype(object):
+            raise TypeError(
+                f"np.asarray(x, dtype={np.dtype(dtype)}) of a Dual, or storing a Dual "
+                f"into a float array ({np.dtype(dtype)}), would drop its derivative: "
+                "call np.asarray(x) without dtype= (derivatives then flow through an "
+                "object array of Duals), build arrays of Duals with np.zeros_like(x) "
+                "or np.stack, or use method='auto', " + _FD_HINT)
+        return _object_array(self)
 
     def __bool__(self):
         if self.n != 1:
