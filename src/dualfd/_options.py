@@ -1,0 +1,216 @@
+"""Validators shared by every public entry point: flags, steps, chunk, bounds.
+
+Options are checked once, when a transformation is built; what depends on x's
+shape (broadcasting, and which way a bounds argument reads) is settled per call
+by `Bounds.resolve` and `broadcast`.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._fd import index_str
+
+__all__ = ["flag", "positive_array", "chunk_size", "broadcast", "Bounds"]
+
+
+def flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
+    return bool(value)
+
+
+def positive_array(value, name):
+    """A float or array of finite positive floats, as a private C-contiguous,
+    aligned, native-order float64 array that keeps a 0-d value 0-d (so that it
+    broadcasts to a scalar x) and does not change when the caller's does."""
+    try:
+        a = np.array(value, dtype=np.float64, order="C")
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name} must be a positive float or an array of them; "
+                        f"got {type(value).__name__}") from e
+    if not np.all(np.isfinite(a) & (a > 0)):
+        raise ValueError(f"{name} must be finite and positive; got {value!r}")
+    return a
+
+
+def chunk_size(chunk):
+    """A positive int; huge values are fine (capped at n when used)."""
+    if (isinstance(chunk, (bool, np.bool_)) or not isinstance(chunk, numbers.Integral)
+            or chunk < 1):
+        raise ValueError(f"chunk must be a positive integer; got {chunk!r}")
+    return int(chunk)
+
+
+def broadcast(a, shape, name):
+    if a.shape == shape:
+        return a
+    try:
+        return np.ascontiguousarray(np.broadcast_to(a, shape))
+    except ValueError:
+        raise ValueError(f"{name} has shape {a.shape}, which does not broadcast to "
+                         f"x's shape {shape}") from None
+
+
+_FORMS = ("a pair (lb, ub) of floats or arrays broadcastable to x, a "
+          "scipy.optimize.Bounds, or a sequence of n (lo, hi) pairs, one per entry "
+          "of x (as scipy.optimize.minimize takes)")
+
+
+def _side(value, fill, what):
+    """One side of the bounds as float64: None (whole side or an entry, as in
+    SciPy's pairs) means unbounded."""
+    if value is None:
+        return np.array(fill)
+    try:
+        a = np.asarray(value)
+        if a.dtype == object:
+            a = np.where(np.equal(a, None), fill, a)
+        a = np.array(a, dtype=np.float64, order="C")
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"bounds: {what} must hold real numbers or None; got "
+                        f"{value!r}") from e
+    if a.dtype.kind not in "f":
+        raise TypeError(f"bounds: {what} must hold real numbers; got {value!r}")
+    return a
+
+
+def _is_pair(entry):
+    """A (lo, hi) pair of minimize's form: a tuple or list of two scalars (or
+    None).  Arrays are not pairs, so (np.array(lb), np.array(ub)) reads one way."""
+    return (isinstance(entry, (tuple, list)) and len(entry) == 2
+            and all(e is None or np.ndim(e) == 0 for e in entry))
+
+
+def _check_order(lb, ub, where):
+    if np.isnan(lb).any() or np.isnan(ub).any():
+        raise ValueError("bounds must not contain nan; use -inf/inf or None for no "
+                         "bound")
+    try:
+        lo, hi = np.broadcast_arrays(lb, ub)
+    except ValueError:
+        raise ValueError(f"bounds: lb of shape {lb.shape} and ub of shape {ub.shape} "
+                         "do not broadcast together") from None
+    bad = lo > hi
+    if np.any(bad):
+        i = int(np.argmax(bad.reshape(-1)))
+        raise ValueError(f"bounds: lb must not exceed ub; lb{where(i, lo.shape)} = "
+                         f"{float(lo.reshape(-1)[i])!r} > ub{where(i, lo.shape)} = "
+                         f"{float(hi.reshape(-1)[i])!r}")
+
+
+class Bounds:
+    """A bounds argument, parsed once; `resolve(shape)` gives (lb, ub) broadcast
+    to x's shape, or (None, None) for no bounds.
+
+    The forms, and how each is told apart (no argument is ever read two ways):
+
+    * ``scipy.optimize.Bounds`` (anything with ``lb`` and ``ub`` attributes):
+      ``(lb, ub)``, broadcast to x.
+    * a sequence of length 2, ``(a, b)``: ``(lb, ub)`` when a and b broadcast to
+      x; a pair of (lo, hi) pairs when x has 2 entries and a and b are pairs
+      (tuples or lists of two numbers or None).  Where both hold (x with 2
+      entries and ``[(0, 1), (2, 3)]``) the argument is ambiguous: raise and say
+      how to write it.  This needs x's size, so it is decided per call.
+    * any other sequence (or a 2-D array of shape (n, 2)): n (lo, hi) pairs,
+      one per entry of x in its flat order.
+    """
+
+    __slots__ = ("pairs", "lohi", "raw")
+
+    def __init__(self, bounds):
+        self.raw = bounds
+        self.pairs = None    # (lo, hi) arrays of shape (N,) from N pairs
+        self.lohi = None     # (lb, ub) arrays to broadcast to x
+        if hasattr(bounds, "lb") and hasattr(bounds, "ub") \
+                and not hasattr(bounds, "__len__"):
+            lb = _side(bounds.lb, -np.inf, "Bounds.lb")
+            ub = _side(bounds.ub, np.inf, "Bounds.ub")
+            _check_order(lb, ub, _flat_index)
+            self.lohi = lb, ub
+            return
+        if isinstance(bounds, (str, bytes, dict)) or not hasattr(bounds, "__len__") \
+                or not hasattr(bounds, "__getitem__"):
+            raise TypeError(f"bounds must be {_FORMS}; got {type(bounds).__name__}"
+                            + (" (pass list(zip(lb, ub)) for an iterator)"
+                               if hasattr(bounds, "__next__") else ""))
+        entries = list(bounds)
+        # SciPy reads a 2-D array of shape (n, 2) as n pairs
+        pairs = all(_is_pair(e) for e in entries) or (
+            isinstance(bounds, np.ndarray) and bounds.ndim == 2 and bounds.shape[1] == 2)
+        if len(entries) == 2:
+            try:
+                lb = _side(entries[0], -np.inf, "lb (bounds[0])")
+                ub = _side(entries[1], np.inf, "ub (bounds[1])")
+                _check_order(lb, ub, _flat_index)
+                self.lohi = lb, ub
+            except (TypeError, ValueError):
+                if not pairs:
+                    raise
+        if len(entries) != 2 or pairs:
+            self._parse_pairs(entries)
+
+    def _parse_pairs(self, entries):
+        try:
+            for i, e in enumerate(entries):
+                if not (_is_pair(e) or (isinstance(e, np.ndarray) and e.shape == (2,))):
+                    raise ValueError(f"bounds must be {_FORMS}; got {self.raw!r}, "
+                                     f"whose bounds[{i}] = {e!r} is not a (lo, hi) pair")
+            lo = _side([e[0] for e in entries], -np.inf, "the lower ends of the pairs")
+            hi = _side([e[1] for e in entries], np.inf, "the upper ends of the pairs")
+            _check_order(lo, hi, lambda i, s: f" of bounds[{i}]")
+        except (TypeError, ValueError):
+            if self.lohi is None:
+                raise
+            return   # not pairs after all: (lb, ub) stands alone
+        self.pairs = lo.reshape(-1), hi.reshape(-1)
+
+    def __reduce__(self):
+        return (Bounds, (self.raw,))
+
+    def resolve(self, shape):
+        """(lb, ub) as C-contiguous float64 arrays of x's shape, or (None, None)."""
+        size = int(np.prod(shape))
+        pairs_fit = self.pairs is not None and self.pairs[0].size == size
+        lohi_fit = self.lohi is not None and _broadcasts(self.lohi, shape)
+        if pairs_fit and lohi_fit:
+            raise ValueError(
+                f"bounds={self.raw!r} is ambiguous for x with {size} entries: it reads "
+                "as (lb, ub) and as a sequence of (lo, hi) pairs, one per entry of x. "
+                "Write scipy.optimize.Bounds(lb, ub), or (np.array(lb), np.array(ub)) "
+                "for the (lb, ub) form")
+        if pairs_fit:
+            lb, ub = (a.reshape(shape) for a in self.pairs)
+        elif lohi_fit:
+            lb = broadcast(self.lohi[0], shape, "bounds' lb")
+            ub = broadcast(self.lohi[1], shape, "bounds' ub")
+        elif self.lohi is not None:
+            lb, ub = self.lohi
+            bad = lb if not _broadcasts((lb,), shape) else ub
+            raise ValueError(
+                f"bounds[{0 if bad is lb else 1}] (the "
+                f"{'lower' if bad is lb else 'upper'} bound) has shape {bad.shape}, which "
+                f"does not broadcast to x's shape {shape}"
+                + (f"; as (lo, hi) pairs there are {self.pairs[0].size} of them, not "
+                   f"one per entry of x ({size})" if self.pairs is not None else ""))
+        else:
+            raise ValueError(f"bounds holds {self.pairs[0].size} (lo, hi) pairs, but x "
+                             f"has {size} entries; give one pair per entry of x")
+        if np.all(np.isneginf(lb)) and np.all(np.isposinf(ub)):
+            return None, None
+        return np.ascontiguousarray(lb), np.ascontiguousarray(ub)
+
+
+def _broadcasts(arrays, shape):
+    try:
+        for a in arrays:
+            np.broadcast_to(a, shape)
+    except ValueError:
+        return False
+    return True
+
+
+def _flat_index(i, shape):
+    return index_str(i, shape)
