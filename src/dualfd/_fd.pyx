@@ -511,7 +511,7 @@ cdef tuple _vectorized(_Outputs out, cnp.ndarray x, double *hp, unsigned char *s
             raise ValueError(
                 f"f returned a non-finite value ({Fp[bad]!r}) at "
                 f"f{index_str((bad // es) // K, out.fshape)} when evaluated at "
-                f"{_where(jj, pp, xshape, stp, hp)} (pass check_finite=False to allow it)")
+                f"{_where(jj, pp, xshape, stp, hp)}; pass check_finite=False to allow it")
     cdef cnp.ndarray J = empty(out.fshape + xshape)
     cdef double *Jp = <double*>cnp.PyArray_DATA(J)
     cdef size_t off = 1 if cplx else 0

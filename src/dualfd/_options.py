@@ -27,10 +27,15 @@ def positive_array(value, name):
     aligned, native-order float64 array that keeps a 0-d value 0-d (so that it
     broadcasts to a scalar x) and does not change when the caller's does."""
     try:
-        a = np.array(value, dtype=np.float64, order="C")
-    except (TypeError, ValueError) as e:
+        a = np.asarray(value)
+    except (TypeError, ValueError):   # ragged nested lists
+        a = np.asarray(None)
+    # strings and bools are not steps, though NumPy would convert them
+    if a.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be a positive float or an array of them; "
-                        f"got {type(value).__name__}") from e
+                        f"got {type(value).__name__}"
+                        + (f" of dtype {a.dtype}" if isinstance(value, np.ndarray) else ""))
+    a = np.array(a, dtype=np.float64, order="C")
     if not np.all(np.isfinite(a) & (a > 0)):
         raise ValueError(f"{name} must be finite and positive; got {value!r}")
     return a
@@ -68,13 +73,15 @@ def _side(value, fill, what):
         a = np.asarray(value)
         if a.dtype == object:
             a = np.where(np.equal(a, None), fill, a)
-        a = np.array(a, dtype=np.float64, order="C")
+            a = np.asarray(a.tolist())
     except (TypeError, ValueError) as e:
         raise TypeError(f"bounds: {what} must hold real numbers or None; got "
                         f"{value!r}") from e
-    if a.dtype.kind not in "f":
-        raise TypeError(f"bounds: {what} must hold real numbers; got {value!r}")
-    return a
+    # not bool, str or complex: NumPy would convert them, a bound they are not
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"bounds: {what} must hold real numbers or None; got "
+                        f"{value!r}")
+    return np.array(a, dtype=np.float64, order="C")
 
 
 def _is_pair(entry):
@@ -128,6 +135,8 @@ class Bounds:
                 and not hasattr(bounds, "__len__"):
             lb = _side(bounds.lb, -np.inf, "Bounds.lb")
             ub = _side(bounds.ub, np.inf, "Bounds.ub")
+            # Bounds stores a scalar as shape (1,): let it reach a scalar x too
+            lb, ub = (a.reshape(()) if a.shape == (1,) else a for a in (lb, ub))
             _check_order(lb, ub, _flat_index)
             self.lohi = lb, ub
             return
@@ -141,6 +150,13 @@ class Bounds:
         pairs = all(_is_pair(e) for e in entries) or (
             isinstance(bounds, np.ndarray) and bounds.ndim == 2 and bounds.shape[1] == 2)
         if len(entries) == 2:
+            if any(e is None for e in entries) and any(
+                    isinstance(e, (tuple, list)) and len(e) == 2 for e in entries):
+                # [(0, 1), None]: lb = (0, 1) and no ub, or a pair and a None
+                # meant as "x[1] unbounded" (which minimize does not accept)
+                raise ValueError(
+                    f"bounds={bounds!r} is ambiguous: write (np.array(lb), None) for "
+                    "lower bounds only, or [(lo, hi), (None, None)] for pairs")
             try:
                 lb = _side(entries[0], -np.inf, "lb (bounds[0])")
                 ub = _side(entries[1], np.inf, "ub (bounds[1])")
