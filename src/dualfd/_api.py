@@ -175,16 +175,20 @@ _OPTIONS_DOC = """\
     step : float or array_like, optional
         Absolute steps, broadcastable to x.  Default: ``eps**(1/2) * max(1, |x|)``
         (forward/backward), ``eps**(1/3) * max(1, |x|)`` (central), 1e-20 (complex).
-    bounds : (lb, ub), optional
+    bounds : (lb, ub), scipy.optimize.Bounds or sequence of (lo, hi), optional
         f is never evaluated outside ``lb <= x <= ub``: steps that would leave the
-        box turn into one-sided stencils.
+        box turn into one-sided stencils.  lb and ub broadcast to x; n pairs
+        (None: unbounded), as `scipy.optimize.minimize` takes, give one per
+        entry of x.  An argument that reads both ways for this x (two pairs for
+        an x of two entries) raises ValueError.
     vectorized : bool, optional
-        f accepts ``x.shape + (k,)`` and returns ``f_shape + (k,)``: all stencil
-        points go in one call.
+        Finite-difference methods only: f accepts ``x.shape + (k,)`` and
+        returns ``f_shape + (k,)``; all stencil points go in one call.
     check_finite : bool, optional
         Raise ValueError on non-finite x or f values (default True).
     chunk : int, optional
-        method='dual' only: tangent directions per pass (memory ~ chunk x size)."""
+        method='dual' only: tangent directions per pass (memory ~ chunk x size);
+        any positive int (more than x has entries is one pass)."""
 
 
 def jacobian(f, *, method="central", step=None, bounds=None, vectorized=False,
@@ -361,8 +365,11 @@ def _fd_jvp(opts, f, x0, v, lb, ub, args, kwargs):
             # f may return the same buffer at every call: keep a copy
             r = r.copy()
             a = np.asarray(r)
-        if opts.check_finite and not np.all(finite := np.isfinite(a)):
-            bad = int(np.argmin(finite.reshape(-1)))
+        if opts.check_finite and (
+                (bad := first_nonfinite(a)) >= 0 if a.dtype.kind != "c" else
+                not np.all(np.isfinite(a))):
+            if a.dtype.kind == "c":
+                bad = int(np.argmin(np.isfinite(a).reshape(-1)))
             value = a.reshape(-1)[bad]
             value = complex(value) if a.dtype.kind == "c" else float(value)
             raise ValueError(
