@@ -518,3 +518,32 @@ def test_check_grad_names_a_ragged_g():
     with pytest.raises(TypeError, match=r"check_grad: g must return numbers .* it returned "
                                         r"list \[1\.0, \[2\.0, 3\.0\]\]"):
         dfd.check_grad(sumsq, lambda x: [1.0, [2.0, 3.0]], np.ones(2))
+
+
+def test_options_are_private_copies_also_when_pickled():
+    step, lb = np.array([1e-3, 1e-3]), np.array([0.0, 0.0])
+    g = dfd.grad(f_bounded, step=step, bounds=(lb, 1.0))
+    x = np.array([0.0, 0.5])
+    expected = g(x)
+    step[:] = 0.5
+    lb[:] = -1.0
+    for protocol in (0, pickle.HIGHEST_PROTOCOL):
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(g, protocol))(x), expected)
+    np.testing.assert_array_equal(g(x), expected)
+    np.testing.assert_allclose(expected, [1.0, 1.0], rtol=1e-12)
+
+
+def f_bounded(x):
+    assert np.all(x >= 0.0), x    # lb as given when g was built
+    return np.sum(x)
+
+
+def test_the_c_driver_refuses_what_c_cannot_read():
+    # fd_jacobian is the last stop before C: wrong sizes raise, other buffers convert
+    with pytest.raises(ValueError, match="step has 1 entries; x has 3"):
+        _fd.fd_jacobian(np.sum, np.ones(3), (), {}, 2, np.ones(1), None, None,
+                        False, True, False, "central")
+    _, J, _ = _fd.fd_jacobian(np.sum, np.ones(3).astype(">f8"), (), {}, 2, None,
+                              misaligned([0.0, 0.0, 0.0], ">f8"), np.full(3, 1.0),
+                              False, True, False, "central")
+    np.testing.assert_allclose(J, np.ones(3), rtol=1e-10)

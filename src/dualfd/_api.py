@@ -13,7 +13,7 @@ from . import _dual
 from ._fd import METHODS as _FD_METHODS
 from ._fd import (COMPLEX_OUTPUT, Transform, as_point, check_finite_x, default_rstep,
                   first_nonfinite, index_str, output_array)
-from ._options import Bounds, chunk_size
+from ._options import ParsedBounds, chunk_size
 from ._options import broadcast as _broadcast
 from ._options import flag as _flag
 from ._options import positive_array as _positive_array
@@ -32,7 +32,6 @@ class _Options:
 
     def __init__(self, fname, f, method, step, bounds, vectorized, check_finite,
                  chunk):
-        self._args = (fname, f, method, step, bounds, vectorized, check_finite, chunk)
         self._cache = None
         if not callable(f):
             raise TypeError(f"{fname}: f must be callable; got {type(f).__name__}")
@@ -45,7 +44,8 @@ class _Options:
         if step is not None and method == "dual":
             raise ValueError("step does not apply to method='dual', which takes no "
                              "steps; remove it or choose a finite-difference method")
-        self.bounds = None if bounds is None else Bounds(bounds)
+        self.bounds = (bounds if bounds is None or isinstance(bounds, ParsedBounds)
+                       else ParsedBounds(bounds))
         self.vectorized = _flag(vectorized, "vectorized")
         if self.vectorized and method == "dual":
             raise ValueError("vectorized applies to finite-difference methods; "
@@ -59,6 +59,9 @@ class _Options:
             chunk = chunk_size(chunk)
         self.chunk = chunk
         self.needs_prepare = self.step is not None or self.bounds is not None
+        # what pickling rebuilds these options from: the validated private copies
+        self._args = (fname, f, method, self.step, self.bounds, self.vectorized,
+                      self.check_finite, chunk)
 
     def __reduce__(self):
         # __slots__ and no __getstate__: pickle protocols 0 and 1 need this

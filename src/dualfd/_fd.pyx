@@ -298,14 +298,12 @@ cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
     arrays of x's size.  Returns (value, J, fshape): value is f(x) as f returned
     it (None unless want_value), J has shape fshape + x.shape.
     """
+    # C reads n doubles from each: nothing else may cross
     if not c_ready(x, cnp.NPY_DOUBLE):
         x = as_point(x)
-    if step is not None and not c_ready(step, cnp.NPY_DOUBLE):
-        step = c_array(step, np.float64)
-    if lb is not None and not c_ready(lb, cnp.NPY_DOUBLE):
-        lb = c_array(lb, np.float64)
-    if ub is not None and not c_ready(ub, cnp.NPY_DOUBLE):
-        ub = c_array(ub, np.float64)
+    step = _c_operand(step, x, "step")
+    lb = _c_operand(lb, x, "lb")
+    ub = _c_operand(ub, x, "ub")
     cdef Py_ssize_t n = x.size, j, m
     cdef size_t bad = 0
     cdef int rc
@@ -339,6 +337,18 @@ cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
     if vectorized:
         return _vectorized(out, x, hp, stp, method, want_value)
     return _loop(out, x, hp, stp, method, want_value)
+
+
+cdef cnp.ndarray _c_operand(cnp.ndarray a, cnp.ndarray x, str name):
+    """None, or a (per-coordinate step or bound) as an array C reads x.size
+    doubles from."""
+    if a is None:
+        return None
+    if not c_ready(a, cnp.NPY_DOUBLE):
+        a = c_array(a, np.float64)
+    if cnp.PyArray_SIZE(a) != cnp.PyArray_SIZE(x):
+        raise ValueError(f"{name} has {a.size} entries; x has {x.size}")
+    return a
 
 
 cdef tuple _loop(_Outputs out, cnp.ndarray x, double *hp, unsigned char *stp,

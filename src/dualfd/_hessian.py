@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _api
 from ._fd import as_point, check_finite_x, index_str, output_array
-from ._options import Bounds
+from ._options import ParsedBounds
 
 __all__ = ["hessian"]
 
@@ -104,7 +104,7 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
                               check_finite=check_finite)
         return _Hessian(f, method, outer=outer)
     return _Hessian(f, method, step=step,
-                    bounds=None if bounds is None else Bounds(bounds),
+                    bounds=None if bounds is None else ParsedBounds(bounds),
                     vectorized=vectorized, check_finite=check_finite)
 
 

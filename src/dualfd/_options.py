@@ -2,18 +2,19 @@
 
 Options are checked once, when a transformation is built; what depends on x's
 shape (broadcasting, and which way a bounds argument reads) is settled per call
-by `Bounds.resolve` and `broadcast`.
+by `ParsedBounds.resolve` and `broadcast`.
 """
 
 from __future__ import annotations
 
 import numbers
+import reprlib
 
 import numpy as np
 
 from ._fd import index_str
 
-__all__ = ["flag", "positive_array", "chunk_size", "broadcast", "Bounds"]
+__all__ = ["flag", "positive_array", "chunk_size", "broadcast", "ParsedBounds"]
 
 
 def flag(value, name):
@@ -108,7 +109,7 @@ def _check_order(lb, ub, where):
                          f"{float(hi.reshape(-1)[i])!r}")
 
 
-class Bounds:
+class ParsedBounds:
     """A bounds argument, parsed once; `resolve(shape)` gives (lb, ub) broadcast
     to x's shape, or (None, None) for no bounds.
 
@@ -125,10 +126,11 @@ class Bounds:
       one per entry of x in its flat order.
     """
 
-    __slots__ = ("pairs", "lohi", "raw")
+    __slots__ = ("pairs", "lohi", "text")
 
     def __init__(self, bounds):
-        self.raw = bounds
+        # for messages; the parsed arrays below are private copies
+        self.text = _show(bounds)
         self.pairs = None    # (lo, hi) arrays of shape (N,) from N pairs
         self.lohi = None     # (lb, ub) arrays to broadcast to x
         if hasattr(bounds, "lb") and hasattr(bounds, "ub") \
@@ -172,7 +174,7 @@ class Bounds:
         try:
             for i, e in enumerate(entries):
                 if not (_is_pair(e) or (isinstance(e, np.ndarray) and e.shape == (2,))):
-                    raise ValueError(f"bounds must be {_FORMS}; got {self.raw!r}, "
+                    raise ValueError(f"bounds must be {_FORMS}; got {self.text}, "
                                      f"whose bounds[{i}] = {e!r} is not a (lo, hi) pair")
             lo = _side([e[0] for e in entries], -np.inf, "the lower ends of the pairs")
             hi = _side([e[1] for e in entries], np.inf, "the upper ends of the pairs")
@@ -183,8 +185,13 @@ class Bounds:
             return   # not pairs after all: (lb, ub) stands alone
         self.pairs = lo.reshape(-1), hi.reshape(-1)
 
-    def __reduce__(self):
-        return (Bounds, (self.raw,))
+    def __getstate__(self):
+        # __slots__ without __getstate__ does not pickle with protocols 0 and 1
+        return {name: getattr(self, name) for name in ParsedBounds.__slots__}
+
+    def __setstate__(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def resolve(self, shape):
         """(lb, ub) as C-contiguous float64 arrays of x's shape, or (None, None)."""
@@ -193,7 +200,7 @@ class Bounds:
         lohi_fit = self.lohi is not None and _broadcasts(self.lohi, shape)
         if pairs_fit and lohi_fit:
             raise ValueError(
-                f"bounds={self.raw!r} is ambiguous for x with {size} entries: it reads "
+                f"bounds={self.text} is ambiguous for x with {size} entries: it reads "
                 "as (lb, ub) and as a sequence of (lo, hi) pairs, one per entry of x. "
                 "Write scipy.optimize.Bounds(lb, ub), or (np.array(lb), np.array(ub)) "
                 "for the (lb, ub) form")
@@ -217,6 +224,15 @@ class Bounds:
         if np.all(np.isneginf(lb)) and np.all(np.isposinf(ub)):
             return None, None
         return np.ascontiguousarray(lb), np.ascontiguousarray(ub)
+
+
+def _show(bounds):
+    """A short one-line repr of a bounds argument."""
+    if isinstance(bounds, np.ndarray):
+        return f"np.array({reprlib.repr(bounds.tolist())})"
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
+        return " ".join(repr(bounds).split())
+    return reprlib.repr(bounds)
 
 
 def _broadcasts(arrays, shape):
