@@ -547,3 +547,24 @@ def test_the_c_driver_refuses_what_c_cannot_read():
                               misaligned([0.0, 0.0, 0.0], ">f8"), np.full(3, 1.0),
                               False, True, False, "central")
     np.testing.assert_allclose(J, np.ones(3), rtol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_hessian_names_its_stencil_point(vectorized):
+    f = lambda x: np.log(x[0]) + x[1]
+    with pytest.raises(ValueError, match=r"^f returned a non-finite value \(nan\) when "
+                                         r"evaluated at x - h0\*e\[0\] \(h0 = 0\.000122\); "
+                                         r"pass check_finite=False to allow it$"):
+        dfd.hessian(f, method="central", vectorized=vectorized)(np.array([1e-5, 1.0]))
+    with pytest.raises(ValueError, match=r"evaluated at x - h \(h = 0\.000122\)"):
+        dfd.hessian(np.log, method="central", vectorized=vectorized)(1e-5)
+
+
+def test_object_arrays_get_a_hint():
+    with pytest.raises(TypeError, match=r"x must hold real numbers; got dtype object "
+                                        r"\(np.asarray\(x, dtype=float\) converts"):
+        dfd.grad(sumsq)(np.array([1.0, 2.0], dtype=object))
+    with pytest.raises(TypeError, match=r"of dtype object \(return np.asarray\(\.\.\., "
+                                        r"dtype=float\) if it holds numbers\)"):
+        dfd.grad(lambda x: np.array(np.sum(x), dtype=object))(np.ones(2))

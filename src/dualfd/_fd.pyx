@@ -74,7 +74,9 @@ cpdef cnp.ndarray as_point(x, str name="x"):
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold real numbers; got dtype {a.dtype}"
                         + (" (use method='complex' for complex steps of a real x)"
-                           if a.dtype.kind == "c" else ""))
+                           if a.dtype.kind == "c" else
+                           f" (np.asarray({name}, dtype=float) converts an object "
+                           "array that holds numbers)" if a.dtype.kind == "O" else ""))
     return c_array(a, np.float64)
 
 
@@ -124,7 +126,9 @@ def output_array(r, str kinds="fiub", str what="f"):
             raise TypeError(COMPLEX_OUTPUT)
         raise TypeError(f"{what} must return numbers (a float or an array of real "
                         f"numbers); it returned {describe(r)}"
-                        + (f" of dtype {a.dtype}" if isinstance(r, np.ndarray) else ""))
+                        + (f" of dtype {a.dtype}" if isinstance(r, np.ndarray) else "")
+                        + (" (return np.asarray(..., dtype=float) if it holds numbers)"
+                           if a.dtype.kind == "O" and r is not None else ""))
     return a
 
 

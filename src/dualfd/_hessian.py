@@ -226,7 +226,13 @@ def _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized, check_finite
     for key, k in index.items():
         for i, o in key:
             P[k, i] += o * hf[i]
-    F = _values(f, P, x0.shape, args, kwargs, vectorized, check_finite)
+    F = _values(f, P, x0.shape, args, kwargs, vectorized)
+    if check_finite and not np.all(finite := np.isfinite(F)):
+        k = int(np.argmin(finite))
+        key = next(key for key, row in index.items() if row == k)
+        raise ValueError(f"f returned a non-finite value ({float(F[k])!r}) when "
+                         f"evaluated at {_point_str(key, hf, x0.shape)}; pass "
+                         "check_finite=False to allow it")
     rows, cells, weights = (np.array(t) for t in zip(*terms)) if terms else \
         (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
     H = np.zeros(n * n)
@@ -238,7 +244,21 @@ def _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized, check_finite
     return H.reshape(x0.shape + x0.shape)
 
 
-def _values(f, P, shape, args, kwargs, vectorized, check_finite):
+def _point_str(key, h, shape):
+    """A stencil point as "x + h0*e[0] - 2*h1*e[1] (h0 = ..., h1 = ...)"."""
+    if not key:
+        return "x"
+    terms, steps = [], []
+    for i, o in key:
+        name = f"h{i}" if shape else "h"
+        k = "" if abs(o) == 1 else f"{abs(o):g}*"
+        e = f"*e{index_str(i, shape)}" if shape else ""
+        terms.append(f"{'+' if o > 0 else '-'} {k}{name}{e}")
+        steps.append(f"{name} = {h[i]:.3g}")
+    return f"x {' '.join(terms)} ({', '.join(steps)})"
+
+
+def _values(f, P, shape, args, kwargs, vectorized):
     K = P.shape[0]
     if vectorized:
         r = f(np.ascontiguousarray(P.T).reshape(shape + (K,)), *args, **kwargs)
@@ -258,8 +278,4 @@ def _values(f, P, shape, args, kwargs, vectorized, check_finite):
                                  f"shape {a.shape}")
             F[k] = a
     F = F.astype(np.float64, copy=False)
-    if check_finite and not np.all(np.isfinite(F)):
-        k = int(np.argmin(np.isfinite(F)))
-        raise ValueError(f"f returned a non-finite value ({F[k]!r}) at a hessian "
-                         "stencil point (pass check_finite=False to allow it)")
     return F
