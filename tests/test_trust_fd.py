@@ -568,3 +568,19 @@ def test_object_arrays_get_a_hint():
     with pytest.raises(TypeError, match=r"of dtype object \(return np.asarray\(\.\.\., "
                                         r"dtype=float\) if it holds numbers\)"):
         dfd.grad(lambda x: np.array(np.sum(x), dtype=object))(np.ones(2))
+
+
+def test_bounds_mixing_pairs_and_arrays():
+    x = np.array([0.5, 2.5])
+    # minimize reads this as two pairs; (lb, ub) is another reading: ambiguous
+    with pytest.raises(ValueError, match="ambiguous for x with 2 entries"):
+        dfd.grad(sumsq, bounds=[(0, 1), np.array([2, 3])])(x)
+    # three of them can only be pairs
+    x3 = np.array([0.5, 2.5, 1.0])
+    f = BoxRecorder(sumsq, [0, 2, 1], [1, 3, 1])
+    g = dfd.grad(f, bounds=[(0, 1), np.array([2, 3]), (1, 1)], step=1e-3,
+                 method="forward")
+    with pytest.raises(ValueError, match=r"leave no room for a forward step around x\[2\]"):
+        g(x3)
+    with pytest.raises(TypeError, match="bounds must be a pair .lb, ub.*got ndarray"):
+        dfd.grad(sumsq, bounds=np.array(1.0))

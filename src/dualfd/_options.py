@@ -92,6 +92,10 @@ def _is_pair(entry):
             and all(e is None or np.ndim(e) == 0 for e in entry))
 
 
+def _is_array_pair(entry):
+    return isinstance(entry, np.ndarray) and entry.shape == (2,)
+
+
 def _check_order(lb, ub, where):
     if np.isnan(lb).any() or np.isnan(ub).any():
         raise ValueError("bounds must not contain nan; use -inf/inf or None for no "
@@ -143,13 +147,17 @@ class ParsedBounds:
             self.lohi = lb, ub
             return
         if isinstance(bounds, (str, bytes, dict)) or not hasattr(bounds, "__len__") \
-                or not hasattr(bounds, "__getitem__"):
+                or not hasattr(bounds, "__getitem__") \
+                or (isinstance(bounds, np.ndarray) and bounds.ndim == 0):
             raise TypeError(f"bounds must be {_FORMS}; got {type(bounds).__name__}"
                             + (" (pass list(zip(lb, ub)) for an iterator)"
                                if hasattr(bounds, "__next__") else ""))
         entries = list(bounds)
-        # SciPy reads a 2-D array of shape (n, 2) as n pairs
-        pairs = all(_is_pair(e) for e in entries) or (
+        # Pairs as minimize reads them: tuples or lists of two, maybe mixed with
+        # arrays of two, or the rows of an (n, 2) array.  Two arrays alone are
+        # (lb, ub): that is the unambiguous spelling the errors suggest.
+        pairs = (all(_is_pair(e) or _is_array_pair(e) for e in entries)
+                 and any(_is_pair(e) for e in entries)) or (
             isinstance(bounds, np.ndarray) and bounds.ndim == 2 and bounds.shape[1] == 2)
         if len(entries) == 2:
             if any(e is None for e in entries) and any(
@@ -157,7 +165,7 @@ class ParsedBounds:
                 # [(0, 1), None]: lb = (0, 1) and no ub, or a pair and a None
                 # meant as "x[1] unbounded" (which minimize does not accept)
                 raise ValueError(
-                    f"bounds={bounds!r} is ambiguous: write (np.array(lb), None) for "
+                    f"bounds={self.text} is ambiguous: write (np.array(lb), None) for "
                     "lower bounds only, or [(lo, hi), (None, None)] for pairs")
             try:
                 lb = _side(entries[0], -np.inf, "lb (bounds[0])")
@@ -173,7 +181,7 @@ class ParsedBounds:
     def _parse_pairs(self, entries):
         try:
             for i, e in enumerate(entries):
-                if not (_is_pair(e) or (isinstance(e, np.ndarray) and e.shape == (2,))):
+                if not (_is_pair(e) or _is_array_pair(e)):
                     raise ValueError(f"bounds must be {_FORMS}; got {self.text}, "
                                      f"whose bounds[{i}] = {e!r} is not a (lo, hi) pair")
             lo = _side([e[0] for e in entries], -np.inf, "the lower ends of the pairs")
