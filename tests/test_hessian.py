@@ -114,6 +114,11 @@ def test_no_room_within_bounds():
     x = np.array([0.0, 1.0])
     with pytest.raises(ValueError, match=r"leave no room for a hessian stencil around "
                                          r"x\[1\] = 1.0"):
+        dfd.hessian(rosen, method="central",
+                    bounds=(np.array([-1, 1 - 1e-9]), np.array([1, 1 + 1e-9])))(x)
+    # two lists of two for an x of two entries read as (lb, ub) and as two
+    # (lo, hi) pairs: ambiguous, so an error (this test once passed it as (lb, ub))
+    with pytest.raises(ValueError, match=r"ambiguous for x with 2 entries"):
         dfd.hessian(rosen, method="central", bounds=([-1, 1 - 1e-9], [1, 1 + 1e-9]))(x)
     with pytest.raises(ValueError, match=r"x\[0\] = 0.0 lies outside bounds"):
         dfd.hessian(rosen, method="central", bounds=(0.5, 2.0))(x)

@@ -7,15 +7,16 @@ few microseconds, which matters for small problems inside an optimizer loop.
 
 from __future__ import annotations
 
-import functools
-import numbers
-
 import numpy as np
 
 from . import _dual
 from ._fd import METHODS as _FD_METHODS
-from ._fd import (Transform, as_point, check_finite_x, default_rstep,
-                  first_nonfinite, index_str)
+from ._fd import (COMPLEX_OUTPUT, Transform, as_point, check_finite_x, default_rstep,
+                  first_nonfinite, index_str, output_array)
+from ._options import ParsedBounds, chunk_size
+from ._options import broadcast as _broadcast
+from ._options import flag as _flag
+from ._options import positive_array as _positive_array
 
 __all__ = ["grad", "jacobian", "value_and_grad", "jvp"]
 
@@ -26,11 +27,12 @@ OPTIONS = ("method", "step", "bounds", "vectorized", "check_finite", "chunk")
 class _Options:
     """Validated options of one transformation."""
 
-    __slots__ = ("method", "code", "step", "lb", "ub", "vectorized",
-                 "check_finite", "chunk")
+    __slots__ = ("method", "code", "step", "bounds", "vectorized", "check_finite",
+                 "chunk", "needs_prepare", "_args", "_cache")
 
     def __init__(self, fname, f, method, step, bounds, vectorized, check_finite,
                  chunk):
+        self._cache = None
         if not callable(f):
             raise TypeError(f"{fname}: f must be callable; got {type(f).__name__}")
         if not isinstance(method, str) or method not in METHODS:
@@ -42,35 +44,65 @@ class _Options:
         if step is not None and method == "dual":
             raise ValueError("step does not apply to method='dual', which takes no "
                              "steps; remove it or choose a finite-difference method")
-        self.lb, self.ub = _bounds(bounds)
+        self.bounds = (bounds if bounds is None or isinstance(bounds, ParsedBounds)
+                       else ParsedBounds(bounds))
         self.vectorized = _flag(vectorized, "vectorized")
+        if self.vectorized and method == "dual":
+            raise ValueError("vectorized applies to finite-difference methods; "
+                             "method='dual' evaluates f on a Dual array, one call per "
+                             "chunk of directions: remove vectorized=True")
         self.check_finite = _flag(check_finite, "check_finite")
         if chunk is not None:
             if method != "dual":
                 raise ValueError("chunk applies only to method='dual' (the number "
                                  f"of tangent directions per pass); got method={method!r}")
-            if (isinstance(chunk, bool) or not isinstance(chunk, numbers.Integral)
-                    or chunk < 1):
-                raise ValueError(f"chunk must be a positive integer; got {chunk!r}")
-            chunk = int(chunk)
+            chunk = chunk_size(chunk)
         self.chunk = chunk
+        self.needs_prepare = self.step is not None or self.bounds is not None
+        # what pickling rebuilds these options from: the validated private copies
+        self._args = (fname, f, method, self.step, self.bounds, self.vectorized,
+                      self.check_finite, chunk)
+
+    def __reduce__(self):
+        # __slots__ and no __getstate__: pickle protocols 0 and 1 need this
+        return (_Options, self._args)
 
     def prepare(self, x0):
-        """step and bounds broadcast to x0's shape (only called when set)."""
+        """step and bounds broadcast to x0's shape (only called when set).  The
+        last shape's result is kept (read-only): optimizers call with one shape."""
+        shape = x0.shape
+        cache = self._cache
+        if cache is not None and cache[0] == shape:
+            return cache[1]
         step = lb = ub = None
         if self.step is not None:
-            step = _broadcast(self.step, x0.shape, "step")
-        if self.lb is not None:
-            lb = _broadcast(self.lb, x0.shape, "bounds[0] (the lower bound)")
-            ub = _broadcast(self.ub, x0.shape, "bounds[1] (the upper bound)")
+            step = _broadcast(self.step, shape, "step")
+        if self.bounds is not None:
+            lb, ub = self.bounds.resolve(shape)
+        for a in (step, lb, ub):
+            if a is not None:
+                a.flags.writeable = False
+        self._cache = shape, (step, lb, ub)
         return step, lb, ub
+
+    def with_step(self, step):
+        """A copy of these options with another step (jvp's reduced step)."""
+        c = object.__new__(_Options)
+        for name in _Options.__slots__:
+            setattr(c, name, getattr(self, name))
+        c.step = np.array(step, dtype=np.float64)
+        c._cache = None
+        return c
 
     def dual(self, f, x0, lb, ub, args, kwargs, want_value):
         """method='dual': f is evaluated at x only, so bounds need only hold there."""
         if self.check_finite:
             check_finite_x(x0)
         _require_inside(x0, lb, ub)
-        value, J, fshape = _dual.dual_jacobian(f, x0, args, kwargs, self.chunk,
+        # more directions than x has entries is one pass; capping also keeps a
+        # huge chunk (2**63 - 1) from overflowing the pass arithmetic
+        chunk = None if self.chunk is None else min(self.chunk, max(1, x0.size))
+        value, J, fshape = _dual.dual_jacobian(f, x0, args, kwargs, chunk,
                                                want_value or self.check_finite)
         if self.check_finite:
             _check_dual_output(value, J, fshape, x0.shape)
@@ -99,60 +131,6 @@ def _check_dual_output(value, D, fshape, xshape):
                          "check_finite=False to allow it")
 
 
-def _flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False; got {value!r}")
-    return bool(value)
-
-
-def _positive_array(value, name):
-    try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{name} must be a positive float or an array of them; "
-                        f"got {type(value).__name__}") from e
-    if not np.all(np.isfinite(a) & (a > 0)):
-        raise ValueError(f"{name} must be finite and positive; got {value!r}")
-    return np.ascontiguousarray(a)
-
-
-def _bounds(bounds):
-    if bounds is None:
-        return None, None
-    if isinstance(bounds, (str, bytes)) or not hasattr(bounds, "__len__") \
-            or len(bounds) != 2:
-        raise ValueError("bounds must be a pair (lb, ub) of floats or arrays "
-                         f"broadcastable to x; got {bounds!r}")
-    try:
-        lb = np.asarray(bounds[0], dtype=np.float64)
-        ub = np.asarray(bounds[1], dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise TypeError("bounds must be a pair (lb, ub) of real numbers or arrays") from e
-    if np.isnan(lb).any() or np.isnan(ub).any():
-        raise ValueError("bounds must not contain nan; use -inf/inf for no bound")
-    try:
-        below = np.broadcast_arrays(lb, ub)
-    except ValueError as e:
-        raise ValueError(f"bounds: lb of shape {lb.shape} and ub of shape {ub.shape} "
-                         "do not broadcast together") from e
-    if np.any(below[0] > below[1]):
-        raise ValueError("bounds: lb must not exceed ub; lb > ub at index "
-                         f"{tuple(int(i) for i in np.argwhere(below[0] > below[1])[0])}")
-    if np.all(np.isneginf(lb)) and np.all(np.isposinf(ub)):
-        return None, None
-    return np.ascontiguousarray(lb), np.ascontiguousarray(ub)
-
-
-def _broadcast(a, shape, name):
-    if a.shape == shape:
-        return a
-    try:
-        return np.ascontiguousarray(np.broadcast_to(a, shape))
-    except ValueError:
-        raise ValueError(f"{name} has shape {a.shape}, which does not broadcast to "
-                         f"x's shape {shape}") from None
-
-
 def _require_inside(x0, lb, ub):
     """ValueError naming the first entry of x0 outside [lb, ub] (None: no bounds)."""
     if lb is None:
@@ -173,15 +151,24 @@ def _shaped(J, x):
     return J
 
 
-def _wraps(f, kind):
-    def deco(g):
-        functools.update_wrapper(g, f, assigned=("__module__", "__doc__"), updated=())
+class _Transformed:
+    """Base of the callables that jvp and hessian return: instances of a
+    module-level class, not closures, so that they pickle with every protocol
+    and reach process pools whenever f does (as Transform does)."""
+
+    kind = ""
+
+    def __init__(self, f, method):
+        self.f = f
+        self.method = method
         name = getattr(f, "__name__", type(f).__name__)
-        g.__name__ = f"{kind}({name})"
-        g.__qualname__ = g.__name__
-        g.__wrapped__ = f
-        return g
-    return deco
+        self.__name__ = self.__qualname__ = f"{self.kind}({name})"
+        self.__wrapped__ = f
+        self.__doc__ = getattr(f, "__doc__", None)
+        self.__module__ = getattr(f, "__module__", None)
+
+    def __repr__(self):
+        return f"<dualfd.{self.kind} of {self.f!r}, method={self.method!r}>"
 
 
 _OPTIONS_DOC = """\
@@ -191,16 +178,20 @@ _OPTIONS_DOC = """\
     step : float or array_like, optional
         Absolute steps, broadcastable to x.  Default: ``eps**(1/2) * max(1, |x|)``
         (forward/backward), ``eps**(1/3) * max(1, |x|)`` (central), 1e-20 (complex).
-    bounds : (lb, ub), optional
+    bounds : (lb, ub), scipy.optimize.Bounds or sequence of (lo, hi), optional
         f is never evaluated outside ``lb <= x <= ub``: steps that would leave the
-        box turn into one-sided stencils.
+        box turn into one-sided stencils.  lb and ub broadcast to x; n pairs
+        (None: unbounded), as `scipy.optimize.minimize` takes, give one per
+        entry of x.  An argument that reads both ways for this x (two pairs for
+        an x of two entries) raises ValueError.
     vectorized : bool, optional
-        f accepts ``x.shape + (k,)`` and returns ``f_shape + (k,)``: all stencil
-        points go in one call.
+        Finite-difference methods only: f accepts ``x.shape + (k,)`` and
+        returns ``f_shape + (k,)``; all stencil points go in one call.
     check_finite : bool, optional
         Raise ValueError on non-finite x or f values (default True).
     chunk : int, optional
-        method='dual' only: tangent directions per pass (memory ~ chunk x size)."""
+        method='dual' only: tangent directions per pass (memory ~ chunk x size);
+        any positive int (more than x has entries is one pass)."""
 
 
 def jacobian(f, *, method="central", step=None, bounds=None, vectorized=False,
@@ -302,9 +293,12 @@ def jvp(f, *, method="central", step=None, bounds=None, check_finite=True):
         ``f(x, *args, **kwargs)`` returning a scalar or an array.
     method, bounds, check_finite
         As for `jacobian`.
-    step : float, optional
-        Length of the step along v in the max-norm; default as for `jacobian`
-        with ``max(1, max|x|)`` as the scale.
+    step : float or array_like, optional
+        A float: the length of the step along v in the max-norm.  An array of
+        per-coordinate steps h, broadcastable to x: the step along v is a
+        single number t, taken as the largest with ``|t v_i| <= h_i`` for
+        every i (a float h gives the same t as the array ``h * ones``).
+        Default as for `jacobian` with ``max(1, max|x|)`` as the scale.
 
     Returns
     -------
@@ -319,13 +313,22 @@ def jvp(f, *, method="central", step=None, bounds=None, check_finite=True):
     array([2., 4.])
     """
     opts = _Options("jvp", f, method, step, bounds, False, check_finite, None)
-    if opts.step is not None and opts.step.ndim:
-        raise ValueError("jvp: step must be a single float (the step length along v)")
+    return _Jvp(f, opts)
 
-    @_wraps(f, "jvp")
-    def jv(x, v, *args, **kwargs):
+
+class _Jvp(_Transformed):
+    """The callable `jvp` returns: ``jv(x, v, *args, **kwargs)``."""
+
+    kind = "jvp"
+
+    def __init__(self, f, opts):
+        super().__init__(f, opts.method)
+        self.opts = opts
+
+    def __call__(self, x, v, *args, **kwargs):
+        opts, f = self.opts, self.f
         x0 = as_point(x)
-        _, lb, ub = opts.prepare(x0)
+        step, lb, ub = opts.prepare(x0) if opts.needs_prepare else (None, None, None)
         v0 = as_point(v, "v")
         if v0.shape != x0.shape:
             raise ValueError(f"v must have x's shape {x0.shape}; got {v0.shape}")
@@ -338,21 +341,45 @@ def jvp(f, *, method="central", step=None, bounds=None, check_finite=True):
             if opts.check_finite:
                 _check_dual_output(value, np.asarray(t), np.shape(t), None)
         else:
+            if step is not None and step.ndim:
+                opts = opts.with_step(_step_along(step, v0))
             value, t = _fd_jvp(opts, f, x0, v0, lb, ub, args, kwargs)
         return value, _shaped(t, x)
-    return jv
+
+
+def _step_along(h, v):
+    """The max-norm length of the longest step t*v with |t v_i| <= h_i for
+    all i: per-coordinate steps reduced to the one step a jvp takes."""
+    moving = v != 0
+    if not moving.any():
+        return 1.0   # v = 0: no step is taken
+    av = np.abs(v[moving])
+    return float(np.min(h[moving] / av) * np.max(av))
 
 
 def _fd_jvp(opts, f, x0, v, lb, ub, args, kwargs):
     """One finite-difference stencil along v."""
-    def call(point):
+    def call(point, where=None):
         r = f(point, *args, **kwargs)
-        a = np.asarray(r)
-        if a.dtype.kind not in "fiubc":
-            raise TypeError(f"f must return numbers; got {type(r).__name__}")
-        if opts.check_finite and not np.all(np.isfinite(a)):
-            raise ValueError("f returned a non-finite value along the jvp stencil "
-                             "(pass check_finite=False to allow it)")
+        a = output_array(r, "fiubc")
+        if a.dtype.kind == "c" and opts.method != "complex":
+            raise TypeError(COMPLEX_OUTPUT)   # as jacobian does
+        if isinstance(r, np.ndarray):
+            # f may return the same buffer at every call: keep a copy
+            r = r.copy()
+            a = np.asarray(r)
+        if opts.check_finite and (
+                (bad := first_nonfinite(a)) >= 0 if a.dtype.kind != "c" else
+                not np.all(np.isfinite(a))):
+            if a.dtype.kind == "c":
+                bad = int(np.argmin(np.isfinite(a).reshape(-1)))
+            value = a.reshape(-1)[bad]
+            value = complex(value) if a.dtype.kind == "c" else float(value)
+            raise ValueError(
+                f"f returned a non-finite value ({value!r}) at "
+                f"f{index_str(bad, a.shape)} when evaluated at "
+                f"{where or 'a point of the stencil along v'}; pass "
+                "check_finite=False to allow it")
         return r, a
 
     vmax = float(np.max(np.abs(v))) if v.size else 0.0
@@ -368,7 +395,7 @@ def _fd_jvp(opts, f, x0, v, lb, ub, args, kwargs):
         value = a.real.copy() if a.ndim else float(a.real)
         return value, a.imag / t
 
-    r0, a0 = call(x0.copy())
+    r0, a0 = call(x0.copy(), "x")
     if vmax == 0.0:
         return r0, np.zeros(a0.shape)
     scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
@@ -390,8 +417,8 @@ def _fd_jvp(opts, f, x0, v, lb, ub, args, kwargs):
         raise ValueError("bounds leave no room for a finite-difference step along v "
                          "at x; pass a smaller step")
     total = w0 * a0.astype(np.float64)
-    for p, w in zip(points, weights):
-        _, a = call(p)
+    for o, p, w in zip(offsets, points, weights):
+        _, a = call(p, f"x {'+' if o > 0 else '-'} {abs(o) * t:.3g}*v")
         if a.shape != a0.shape:
             raise ValueError(f"f returned shape {a.shape} at one point and {a0.shape} "
                              "at another; its output shape must not depend on x")

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from . import _api
-from ._fd import default_rstep
+from ._fd import default_rstep, output_array
 
 __all__ = ["check_grad", "GradCheck"]
 
@@ -161,7 +161,7 @@ def _reference_error(f, x, args, method, options, numeric):
       it (Richardson); NOISE times that covers curvature that the step rule
       max(1, |x|) does not see, as in exp(-320 x) of Osborne's problem 1.
     """
-    x0 = np.asarray(x, dtype=np.float64)
+    x0 = np.array(x, dtype=np.float64)   # a copy: f may write to its input
     if options.get("vectorized", False):
         f0 = np.asarray(f(x0[..., None], *args), dtype=np.float64)[..., 0]
     else:
@@ -303,11 +303,7 @@ def check_grad(f, g, x, *args, method="central", rtol=None, atol=None,
     ga = g(xg, *args)
     if hasattr(ga, "toarray"):   # scipy.sparse, as least_squares allows
         ga = ga.toarray()
-    try:
-        analytic = np.asarray(ga)
-    except Exception as e:
-        raise TypeError("check_grad: g must return numbers; got "
-                        f"{type(ga).__name__}") from e
+    analytic = output_array(ga, "fiubcOUSV", "check_grad: g")
     if analytic.dtype.kind not in "fiub":
         raise TypeError("check_grad: g must return real numbers; got an array of "
                         f"dtype {analytic.dtype}")

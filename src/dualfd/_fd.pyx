@@ -14,6 +14,8 @@ from libc.string cimport memcpy
 
 from ._csrc cimport *
 
+import reprlib
+
 import numpy as np
 
 cnp.import_array()
@@ -35,8 +37,25 @@ def default_rstep(str method):
     return dfd_default_rstep(METHODS[method])
 
 
+cdef inline bint c_ready(cnp.ndarray a, int typenum):
+    """a may cross into C as typenum: C-contiguous, aligned, native byte order.
+    (PyArray_TYPE is NPY_DOUBLE for '>f8' too, so the type alone is not enough.)"""
+    return (cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_IS_C_CONTIGUOUS(a)
+            and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_ISALIGNED(a))
+
+
+cdef cnp.ndarray c_array(a, dtype):
+    """a converted to an array C may read (see c_ready); no copy if it is one."""
+    # asarray, not ascontiguousarray, which would turn a 0-d array into shape (1,)
+    cdef cnp.ndarray r = np.asarray(a, dtype=dtype, order="C")
+    if not cnp.PyArray_ISALIGNED(r):
+        r = r.copy()
+    return r
+
+
 cpdef cnp.ndarray as_point(x, str name="x"):
-    """x as a C-contiguous float64 array (no copy when it already is one)."""
+    """x as a C-contiguous, aligned, native-order float64 array (no copy when it
+    already is one)."""
     cdef cnp.ndarray a
     if PyFloat_Check(x):
         a = cnp.PyArray_EMPTY(0, NULL, cnp.NPY_DOUBLE, 0)
@@ -44,7 +63,7 @@ cpdef cnp.ndarray as_point(x, str name="x"):
         return a
     if cnp.PyArray_CheckExact(x):
         a = <cnp.ndarray>x
-        if cnp.PyArray_TYPE(a) == cnp.NPY_DOUBLE and cnp.PyArray_IS_C_CONTIGUOUS(a):
+        if c_ready(a, cnp.NPY_DOUBLE):
             return a
     else:
         try:
@@ -55,9 +74,10 @@ cpdef cnp.ndarray as_point(x, str name="x"):
     if a.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold real numbers; got dtype {a.dtype}"
                         + (" (use method='complex' for complex steps of a real x)"
-                           if a.dtype.kind == "c" else ""))
-    # asarray, not ascontiguousarray, which would turn a 0-d x into shape (1,)
-    return np.asarray(a, dtype=np.float64, order="C")
+                           if a.dtype.kind == "c" else
+                           f" (np.asarray({name}, dtype=float) converts an object "
+                           "array that holds numbers)" if a.dtype.kind == "O" else ""))
+    return c_array(a, np.float64)
 
 
 cpdef Py_ssize_t first_nonfinite(a) except -2:
@@ -69,7 +89,7 @@ cpdef Py_ssize_t first_nonfinite(a) except -2:
     if PyFloat_Check(a):
         v = PyFloat_AS_DOUBLE(a)
         return -1 if dfd_first_nonfinite(1, &v, 1) == 1 else 0
-    arr = np.ascontiguousarray(a, dtype=np.float64)
+    arr = c_array(a, np.float64)
     n = cnp.PyArray_SIZE(arr)
     i = dfd_first_nonfinite(n, <double*>cnp.PyArray_DATA(arr), 1)
     return -1 if i == n else <Py_ssize_t>i
@@ -82,7 +102,39 @@ def index_str(Py_ssize_t flat, tuple shape):
     return "[" + ", ".join(str(int(i)) for i in np.unravel_index(flat, shape)) + "]"
 
 
+COMPLEX_OUTPUT = ("f returned complex values for a real x; dualfd differentiates "
+                  "real-valued functions (return the real part, or split real and "
+                  "imaginary parts into a real array)")
+
+
+def describe(r):
+    """What f returned, for error messages: its type and a short repr."""
+    return f"{type(r).__name__} {reprlib.repr(r)}"
+
+
+def output_array(r, str kinds="fiub", str what="f"):
+    """f's return value r as an ndarray whose dtype kind is in kinds, or
+    TypeError naming what f returned (a ragged list, None, strings, objects)."""
+    try:
+        a = np.asarray(r)
+    except Exception as e:
+        raise TypeError(f"{what} must return numbers (a float or an array of real "
+                        f"numbers); it returned {describe(r)}, which NumPy cannot make "
+                        "into an array (ragged nested lists?)") from e
+    if a.dtype.kind not in kinds:
+        if a.dtype.kind == "c":
+            raise TypeError(COMPLEX_OUTPUT)
+        raise TypeError(f"{what} must return numbers (a float or an array of real "
+                        f"numbers); it returned {describe(r)}"
+                        + (f" of dtype {a.dtype}" if isinstance(r, np.ndarray) else "")
+                        + (" (return np.asarray(..., dtype=float) if it holds numbers)"
+                           if a.dtype.kind == "O" and r is not None else ""))
+    return a
+
+
 cpdef check_finite_x(cnp.ndarray x, str name="x"):
+    if not c_ready(x, cnp.NPY_DOUBLE):
+        x = as_point(x, name)
     cdef size_t n = x.size
     cdef size_t i = dfd_first_nonfinite(n, <double*>cnp.PyArray_DATA(x), 1)
     if i < n:
@@ -137,10 +189,7 @@ cdef class _Outputs:
 
     cdef cnp.ndarray numeric(self, r, bint want_complex):
         """r as an ndarray of real (or complex) numbers, or TypeError."""
-        try:
-            a = np.asarray(r)
-        except Exception as e:
-            raise TypeError(f"f must return numbers; got {type(r).__name__}") from e
+        a = output_array(r, "fiubc")
         kind = a.dtype.kind
         if want_complex:
             if kind != "c":
@@ -149,11 +198,8 @@ cdef class _Outputs:
                     f"f returned {a.dtype} for a complex x: it drops the imaginary "
                     "part (abs, np.real, float(), np.asarray(..., float) do). Use "
                     "method='central' or method='dual' for this f")
-        elif kind not in "fiub":
-            if kind == "c":
-                raise TypeError("f returned complex values for a real x; dualfd "
-                                "differentiates real-valued functions")
-            raise TypeError(f"f must return numbers; got an array of dtype {a.dtype}")
+        elif kind == "c":
+            raise TypeError(COMPLEX_OUTPUT)
         return a
 
     cdef int store(self, r, double *dst, Py_ssize_t j, int p) except -1:
@@ -164,16 +210,15 @@ cdef class _Outputs:
             self.set_shape(())
             dst[0] = PyFloat_AS_DOUBLE(r)
         elif (self.fshape is not None and cnp.PyArray_CheckExact(r)
-              and cnp.PyArray_TYPE(<cnp.ndarray>r) == cnp.NPY_DOUBLE
-              and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>r)
+              and c_ready(<cnp.ndarray>r, cnp.NPY_DOUBLE)
               and self.same_shape(<cnp.ndarray>r)):
             # the common case, without building shape tuples
             memcpy(dst, cnp.PyArray_DATA(<cnp.ndarray>r), self.m * sizeof(double))
         else:
             a = self.numeric(r, False)
             self.set_shape((<object>a).shape)
-            if cnp.PyArray_TYPE(a) != cnp.NPY_DOUBLE or not cnp.PyArray_IS_C_CONTIGUOUS(a):
-                a = np.ascontiguousarray(a, dtype=np.float64)
+            if not c_ready(a, cnp.NPY_DOUBLE):
+                a = c_array(a, np.float64)
             memcpy(dst, cnp.PyArray_DATA(a), self.m * sizeof(double))
         if self.check_finite:
             self.check(dst, 1, j, p)
@@ -188,8 +233,7 @@ cdef class _Outputs:
             self.set_shape(())
             dst[0] = PyComplex_ImagAsDouble(r)
         elif (self.fshape is not None and cnp.PyArray_CheckExact(r)
-              and cnp.PyArray_TYPE(<cnp.ndarray>r) == cnp.NPY_COMPLEX128
-              and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>r)
+              and c_ready(<cnp.ndarray>r, cnp.NPY_COMPLEX128)
               and self.same_shape(<cnp.ndarray>r)):
             src = <const double*>cnp.PyArray_DATA(<cnp.ndarray>r)
             for i in range(self.m):
@@ -197,7 +241,7 @@ cdef class _Outputs:
         else:
             a = self.numeric(r, True)
             self.set_shape((<object>a).shape)
-            a = np.ascontiguousarray(a.imag, dtype=np.float64)
+            a = c_array(a.imag, np.float64)
             memcpy(dst, cnp.PyArray_DATA(a), self.m * sizeof(double))
         if self.check_finite:
             self.check(dst, 1, j, 0)
@@ -209,7 +253,7 @@ cdef class _Outputs:
             raise ValueError(
                 f"f returned a non-finite value ({a[i * s]!r}) at "
                 f"f{index_str(i, self.fshape)} when evaluated at "
-                f"{self.where(j, p)} (pass check_finite=False to allow it)")
+                f"{self.where(j, p)}; pass check_finite=False to allow it")
         return 0
 
     cdef str where(self, Py_ssize_t j, int p):
@@ -217,13 +261,16 @@ cdef class _Outputs:
 
 
 cdef str _where(Py_ssize_t j, int p, tuple xshape, const unsigned char *st, const double *h):
+    """The stencil point, as "x + 2*h*e[1] (h = 6.06e-06)"; e[j] is the unit
+    vector of coordinate j (plain "h" for a scalar x)."""
     if j < 0:
         return "x"
     cdef double o = dfd_stencil_offset[st[j]][p]
-    idx = index_str(j, xshape)
+    e = f"*e{index_str(j, xshape)}" if xshape else ""
     if st[j] == DFD_ST_COMPLEX:
-        return f"x + {h[j]!r}j at x{idx}"
-    return f"x{idx} {'+' if o > 0 else '-'} {abs(o) * h[j]!r}"
+        return f"x + i*h{e} (h = {h[j]:.3g})"
+    k = "" if abs(o) == 1 else f"{abs(o):g}*"
+    return f"x {'+' if o > 0 else '-'} {k}h{e} (h = {h[j]:.3g})"
 
 
 def step_error(int rc, Py_ssize_t bad, cnp.ndarray x, method, step, lb, ub):
@@ -255,6 +302,12 @@ cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
     arrays of x's size.  Returns (value, J, fshape): value is f(x) as f returned
     it (None unless want_value), J has shape fshape + x.shape.
     """
+    # C reads n doubles from each: nothing else may cross
+    if not c_ready(x, cnp.NPY_DOUBLE):
+        x = as_point(x)
+    step = _c_operand(step, x, "step")
+    lb = _c_operand(lb, x, "lb")
+    ub = _c_operand(ub, x, "ub")
     cdef Py_ssize_t n = x.size, j, m
     cdef size_t bad = 0
     cdef int rc
@@ -290,6 +343,18 @@ cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
     return _loop(out, x, hp, stp, method, want_value)
 
 
+cdef cnp.ndarray _c_operand(cnp.ndarray a, cnp.ndarray x, str name):
+    """None, or a (per-coordinate step or bound) as an array C reads x.size
+    doubles from."""
+    if a is None:
+        return None
+    if not c_ready(a, cnp.NPY_DOUBLE):
+        a = c_array(a, np.float64)
+    if cnp.PyArray_SIZE(a) != cnp.PyArray_SIZE(x):
+        raise ValueError(f"{name} has {a.size} entries; x has {x.size}")
+    return a
+
+
 cdef tuple _loop(_Outputs out, cnp.ndarray x, double *hp, unsigned char *stp,
                  int method, bint want_value):
     cdef Py_ssize_t n = x.size, j, m = 0
@@ -318,6 +383,9 @@ cdef tuple _loop(_Outputs out, cnp.ndarray x, double *hp, unsigned char *stp,
         w = &wbuf[0] if W is None else <double*>cnp.PyArray_DATA(W)
         Jp = <double*>cnp.PyArray_DATA(J)
         out.store(value, w, -1, 0)
+        if want_value and cnp.PyArray_Check(value):
+            # f may return the same buffer at every call: keep a copy
+            value = (<cnp.ndarray>value).copy()
     if cplx:
         xc = complex_copy(x)
     for j in range(n):
@@ -445,7 +513,7 @@ cdef tuple _vectorized(_Outputs out, cnp.ndarray x, double *hp, unsigned char *s
             f"axis, shape f_shape + ({K},); it returned shape {rshape}")
     out.set_shape(rshape[:F.ndim - 1])
     m = out.m
-    F = np.ascontiguousarray(F, dtype=np.complex128 if cplx else np.float64)
+    F = c_array(F, np.complex128 if cplx else np.float64)
     cdef double *Fp = <double*>cnp.PyArray_DATA(F)
     cdef size_t es = 2 if cplx else 1
     cdef size_t bad
@@ -457,7 +525,7 @@ cdef tuple _vectorized(_Outputs out, cnp.ndarray x, double *hp, unsigned char *s
             raise ValueError(
                 f"f returned a non-finite value ({Fp[bad]!r}) at "
                 f"f{index_str((bad // es) // K, out.fshape)} when evaluated at "
-                f"{_where(jj, pp, xshape, stp, hp)} (pass check_finite=False to allow it)")
+                f"{_where(jj, pp, xshape, stp, hp)}; pass check_finite=False to allow it")
     cdef cnp.ndarray J = empty(out.fshape + xshape)
     cdef double *Jp = <double*>cnp.PyArray_DATA(J)
     cdef size_t off = 1 if cplx else 0
@@ -466,7 +534,8 @@ cdef tuple _vectorized(_Outputs out, cnp.ndarray x, double *hp, unsigned char *s
     value = None
     if want_value:
         v = F[..., 0].real if cplx else F[..., 0]
-        value = float(v) if out.fshape == () else np.ascontiguousarray(v)
+        # a copy: F may be f's own buffer, which a later call could overwrite
+        value = float(v) if out.fshape == () else np.array(v, order="C")
     return (value, J, out.fshape)
 
 
@@ -508,7 +577,7 @@ cdef class Transform:
         self.code = opts.code
         self.vectorized = opts.vectorized
         self.check_finite = opts.check_finite
-        self.needs_prepare = opts.step is not None or opts.lb is not None
+        self.needs_prepare = opts.needs_prepare
         self.prepare = prepare   # x0 -> (step, lb, ub) broadcast to x0's shape
         self.dual = dual         # (f, x0, lb, ub, args, kwargs, want_value) -> (value, J, fshape)
         name = getattr(f, "__name__", type(f).__name__)

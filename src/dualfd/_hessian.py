@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _api
-from ._fd import as_point, check_finite_x, index_str
+from ._fd import as_point, check_finite_x, index_str, output_array
+from ._options import ParsedBounds
 
 __all__ = ["hessian"]
 
@@ -29,9 +30,9 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
     step : float or array_like, optional
         Absolute steps, broadcastable to x.  Default ``eps**(1/3) * max(1, |x|)``
         for 'dual' and 'complex', ``eps**(1/4) * max(1, |x|)`` for 'central'.
-    bounds : (lb, ub), optional
-        f is never evaluated outside ``lb <= x <= ub``; stencils near a bound
-        turn one-sided.
+    bounds : (lb, ub), scipy.optimize.Bounds or sequence of (lo, hi), optional
+        As for `dualfd.jacobian`: f is never evaluated outside
+        ``lb <= x <= ub``; stencils near a bound turn one-sided.
     vectorized : bool, optional
         'central' and 'complex' only: f accepts ``x.shape + (k,)`` and returns
         shape ``(k,)``; the points go in one call (per gradient for 'complex').
@@ -96,34 +97,46 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
                          f"got method={method!r}")
     if step is not None:
         step = _api._positive_array(step, "step")
-    lb, ub = _api._bounds(bounds)
-
     if method != "central":
         inner = _api.grad(f, method=method, bounds=bounds, vectorized=vectorized,
                           check_finite=check_finite, chunk=chunk)
         outer = _api.jacobian(inner, method="central", step=step, bounds=bounds,
                               check_finite=check_finite)
+        return _Hessian(f, method, outer=outer)
+    return _Hessian(f, method, step=step,
+                    bounds=None if bounds is None else ParsedBounds(bounds),
+                    vectorized=vectorized, check_finite=check_finite)
 
-        @_api._wraps(f, "hessian")
-        def hess(x, *args, **kwargs):
-            return _symmetric(outer(x, *args, **kwargs), x)
-        return hess
 
-    @_api._wraps(f, "hessian")
-    def hess(x, *args, **kwargs):
+class _Hessian(_api._Transformed):
+    """The callable `hessian` returns: ``hess(x, *args, **kwargs)``.  'dual' and
+    'complex' hold the Transform of the exact gradient's central Jacobian."""
+
+    kind = "hessian"
+
+    def __init__(self, f, method, outer=None, step=None, bounds=None,
+                 vectorized=False, check_finite=True):
+        super().__init__(f, method)
+        self.outer = outer
+        self.step = step
+        self.bounds = bounds
+        self.vectorized = vectorized
+        self.check_finite = check_finite
+
+    def __call__(self, x, *args, **kwargs):
+        if self.outer is not None:
+            return _symmetric(self.outer(x, *args, **kwargs), x)
         x0 = as_point(x)
-        if check_finite:
+        if self.check_finite:
             check_finite_x(x0)
-        h = _steps(x0, step)
+        h = _steps(x0, self.step)
         lo = hi = None
-        if lb is not None:
-            lo = _api._broadcast(lb, x0.shape, "bounds[0] (the lower bound)")
-            hi = _api._broadcast(ub, x0.shape, "bounds[1] (the upper bound)")
+        if self.bounds is not None:
+            lo, hi = self.bounds.resolve(x0.shape)
             _api._require_inside(x0, lo, hi)
-        H = _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized,
-                                check_finite)
+        H = _second_differences(self.f, x0, h, lo, hi, args, kwargs, self.vectorized,
+                                self.check_finite)
         return _api._shaped(H, x)
-    return hess
 
 
 def _symmetric(H, x):
@@ -213,7 +226,13 @@ def _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized, check_finite
     for key, k in index.items():
         for i, o in key:
             P[k, i] += o * hf[i]
-    F = _values(f, P, x0.shape, args, kwargs, vectorized, check_finite)
+    F = _values(f, P, x0.shape, args, kwargs, vectorized)
+    if check_finite and not np.all(finite := np.isfinite(F)):
+        k = int(np.argmin(finite))
+        key = next(key for key, row in index.items() if row == k)
+        raise ValueError(f"f returned a non-finite value ({float(F[k])!r}) when "
+                         f"evaluated at {_point_str(key, hf, x0.shape)}; pass "
+                         "check_finite=False to allow it")
     rows, cells, weights = (np.array(t) for t in zip(*terms)) if terms else \
         (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
     H = np.zeros(n * n)
@@ -225,11 +244,25 @@ def _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized, check_finite
     return H.reshape(x0.shape + x0.shape)
 
 
-def _values(f, P, shape, args, kwargs, vectorized, check_finite):
+def _point_str(key, h, shape):
+    """A stencil point as "x + h0*e[0] - 2*h1*e[1] (h0 = ..., h1 = ...)"."""
+    if not key:
+        return "x"
+    terms, steps = [], []
+    for i, o in key:
+        name = f"h{i}" if shape else "h"
+        k = "" if abs(o) == 1 else f"{abs(o):g}*"
+        e = f"*e{index_str(i, shape)}" if shape else ""
+        terms.append(f"{'+' if o > 0 else '-'} {k}{name}{e}")
+        steps.append(f"{name} = {h[i]:.3g}")
+    return f"x {' '.join(terms)} ({', '.join(steps)})"
+
+
+def _values(f, P, shape, args, kwargs, vectorized):
     K = P.shape[0]
     if vectorized:
         r = f(np.ascontiguousarray(P.T).reshape(shape + (K,)), *args, **kwargs)
-        F = np.asarray(r)
+        F = output_array(r)
         if F.shape != (K,):
             raise ValueError(f"vectorized=True: f must accept x with a trailing axis "
                              f"of k points, shape {shape + (K,)}, and return shape "
@@ -239,18 +272,10 @@ def _values(f, P, shape, args, kwargs, vectorized, check_finite):
         for k in range(K):
             # a row of P: its own memory, which nothing changes after the call
             r = f(P[k].reshape(shape), *args, **kwargs)
-            a = np.asarray(r)
-            if a.dtype.kind not in "fiub":
-                raise TypeError(f"f must return real numbers; got {type(r).__name__}")
+            a = output_array(r)
             if a.shape != ():
                 raise ValueError(f"hessian needs f to return a scalar; it returned "
                                  f"shape {a.shape}")
             F[k] = a
-    if F.dtype.kind not in "fiub":
-        raise TypeError(f"f must return real numbers; got dtype {F.dtype}")
     F = F.astype(np.float64, copy=False)
-    if check_finite and not np.all(np.isfinite(F)):
-        k = int(np.argmin(np.isfinite(F)))
-        raise ValueError(f"f returned a non-finite value ({F[k]!r}) at a hessian "
-                         "stencil point (pass check_finite=False to allow it)")
     return F
