@@ -106,3 +106,23 @@ def test_object_arrays_with_other_objects_are_refused():
 def test_no_dual_in_object_result_is_a_constant():
     J = dfd.jacobian(lambda x: np.array([1.0, 2], dtype=object), method="dual")(np.ones(3))
     np.testing.assert_array_equal(J, np.zeros((2, 3)))
+
+
+def test_arrays_allocated_like_x_hold_duals():
+    def f(x):
+        out = np.zeros(x.shape, dtype=x.dtype)      # object for a Dual
+        for i in range(len(x)):
+            out[i] = x[i] * x[-1 - i]
+        return out
+    x = np.array([0.5, 1.5, 2.5])
+    J = dfd.jacobian(f, method="dual")(x)
+    np.testing.assert_allclose(J, approx_derivative(f, x, method="cs"), rtol=1e-15)
+
+
+def test_integer_and_bool_conversions_have_derivative_zero():
+    d = Dual(np.array([1.7, -2.2]), np.eye(2))
+    np.testing.assert_array_equal(np.asarray(d, dtype=np.int64), [1, -2])
+    np.testing.assert_array_equal(np.asarray(d, dtype=bool), [True, True])
+    f = lambda x: x[np.int64(x[0])] * 2.0           # autograd's index cast
+    J = dfd.grad(f, method="dual")(np.array([1.3, 4.0, 5.0]))
+    np.testing.assert_array_equal(J, [0.0, 2.0, 0.0])

@@ -24,3 +24,9 @@ def _supported_functions():
     return tuple(sorted(
         ("linalg." if f.__module__ and "linalg" in f.__module__ else "") + f.__name__
         for f in _FUNCTIONS))
+
+
+def _registry():
+    """Copies of the tables, for the registry-driven tests: (functions, ufuncs,
+    ufunc methods, ndarray methods)."""
+    return dict(_FUNCTIONS), dict(_UFUNCS), dict(_UFUNC_METHODS), dict(_METHODS)

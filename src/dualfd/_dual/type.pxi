@@ -1,5 +1,7 @@
 # Part of dualfd._dual._core (included by _core.pyx): the Dual type, its operators and NumPy protocols.
 
+_OBJECT_DTYPE = np.dtype(object)
+
 _FD_HINT = ("or differentiate this code with a finite-difference method "
             "(method='central' or 'complex')")
 
@@ -161,7 +163,10 @@ cdef class Dual:
 
     @property
     def dtype(self):
-        return np.dtype(np.float64)
+        """object: what np.asarray(d) gives.  Arrays allocated "like x" in f
+        (``np.zeros(n, dtype=x.dtype)``) then hold Duals, and the derivative flows
+        through them; a float64 dtype would make every store into them raise."""
+        return _OBJECT_DTYPE
 
     @property
     def T(self):
@@ -263,8 +268,11 @@ cdef class Dual:
             "d.value gives the primal value, " + _FD_HINT)
 
     def __int__(self):
-        raise TypeError("int() of a Dual would drop its derivative; "
-                        "d.value gives the primal value, " + _FD_HINT)
+        # int() is piecewise constant, so its derivative is 0 wherever one exists:
+        # nothing is dropped (x[int(d)], np.int64(d) for indices).  float() differs.
+        if self.n != 1:
+            raise TypeError("only Duals of one element can be converted to int")
+        return int(self.v[0])
 
     def __index__(self):
         raise TypeError("a Dual cannot be used as an index; index with plain "
@@ -279,7 +287,10 @@ cdef class Dual:
         # methods, so derivatives flow through; the driver reassembles f's result.
         # Slower than Dual arithmetic (one Python call per element and operation),
         # never silently wrong: any conversion to floats raises.
-        if dtype is not None and np.dtype(dtype) != np.dtype(object):
+        if dtype is not None and np.dtype(dtype).kind in "biu":
+            # Integer and bool conversions are piecewise constant: derivative 0.
+            return _view(self, False, False).astype(dtype)
+        if dtype is not None and np.dtype(dtype) != _OBJECT_DTYPE:
             raise TypeError(
                 f"np.asarray(x, dtype={np.dtype(dtype)}) of a Dual, or storing a Dual "
                 f"into a float array ({np.dtype(dtype)}), would drop its derivative: "
