@@ -6,10 +6,10 @@ check_grad and the Dual type.
 """
 
 from ._version import __version__
-from ._api import grad, jacobian, value_and_grad, jvp
+from ._api import AutoWarning, grad, jacobian, value_and_grad, jvp
 from ._dual import Dual
 from ._check import check_grad, GradCheck
 from ._hessian import hessian
 
 __all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "Dual",
-           "check_grad", "GradCheck", "hessian"]
+           "check_grad", "GradCheck", "hessian", "AutoWarning"]

@@ -7,12 +7,14 @@ few microseconds, which matters for small problems inside an optimizer loop.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from . import _dual
 from ._fd import METHODS as _FD_METHODS
 from ._fd import (COMPLEX_OUTPUT, Transform, as_point, check_finite_x, default_rstep,
-                  first_nonfinite, index_str, output_array)
+                  fd_jacobian, first_nonfinite, index_str, output_array)
 from ._options import ParsedBounds, chunk_size
 from ._options import broadcast as _broadcast
 from ._options import flag as _flag
@@ -20,7 +22,8 @@ from ._options import positive_array as _positive_array
 
 __all__ = ["grad", "jacobian", "value_and_grad", "jvp"]
 
-METHODS = ("central", "forward", "backward", "complex", "dual")
+METHODS = ("central", "forward", "backward", "complex", "dual", "auto")
+_DUAL_METHODS = ("dual", "auto")
 OPTIONS = ("method", "step", "bounds", "vectorized", "check_finite", "chunk")
 
 
@@ -28,11 +31,12 @@ class _Options:
     """Validated options of one transformation."""
 
     __slots__ = ("method", "code", "step", "bounds", "vectorized", "check_finite",
-                 "chunk", "needs_prepare", "_args", "_cache")
+                 "chunk", "needs_prepare", "_args", "_cache", "_auto")
 
     def __init__(self, fname, f, method, step, bounds, vectorized, check_finite,
                  chunk):
         self._cache = None
+        self._auto = None        # method='auto': "dual" or "central" after a first call
         if not callable(f):
             raise TypeError(f"{fname}: f must be callable; got {type(f).__name__}")
         if not isinstance(method, str) or method not in METHODS:
@@ -47,14 +51,16 @@ class _Options:
         self.bounds = (bounds if bounds is None or isinstance(bounds, ParsedBounds)
                        else ParsedBounds(bounds))
         self.vectorized = _flag(vectorized, "vectorized")
+        # 'auto' takes vectorized=, step= (for its central fallback) and chunk=
         if self.vectorized and method == "dual":
             raise ValueError("vectorized applies to finite-difference methods; "
                              "method='dual' evaluates f on a Dual array, one call per "
                              "chunk of directions: remove vectorized=True")
         self.check_finite = _flag(check_finite, "check_finite")
         if chunk is not None:
-            if method != "dual":
-                raise ValueError("chunk applies only to method='dual' (the number "
+            if method not in _DUAL_METHODS:
+                raise ValueError("chunk applies only to method='dual' or 'auto' (the "
+                                 "number "
                                  f"of tangent directions per pass); got method={method!r}")
             chunk = chunk_size(chunk)
         self.chunk = chunk
@@ -87,14 +93,51 @@ class _Options:
 
     def with_step(self, step):
         """A copy of these options with another step (jvp's reduced step)."""
-        c = object.__new__(_Options)
-        for name in _Options.__slots__:
-            setattr(c, name, getattr(self, name))
+        c = self._copy()
         c.step = np.array(step, dtype=np.float64)
         c._cache = None
         return c
 
+    def with_method(self, method):
+        """A copy of these options with another method ('auto''s fallback)."""
+        c = self._copy()
+        c.method = method
+        c.code = _FD_METHODS.get(method, -1)
+        return c
+
+    def _copy(self):
+        c = object.__new__(_Options)
+        for name in _Options.__slots__:
+            setattr(c, name, getattr(self, name))
+        return c
+
     def dual(self, f, x0, lb, ub, args, kwargs, want_value):
+        """method='dual', and 'auto' (dual, or central differences where the Dual
+        refused f on the first call): see `_Options.auto`."""
+        if self.method == "auto":
+            return self.auto(f, x0, lb, ub, args, kwargs, want_value)
+        return self.exact(f, x0, lb, ub, args, kwargs, want_value)
+
+    def auto(self, f, x0, lb, ub, args, kwargs, want_value):
+        """Decided once per transformation, on its first call: duals if f runs on
+        them, else central differences with a warning naming what was refused.
+        Later calls reuse the choice, so a refusal there raises as with 'dual'."""
+        if self._auto is None:
+            try:
+                result = self.exact(f, x0, lb, ub, args, kwargs, want_value)
+            except _DUAL_REFUSALS as e:
+                self._auto = "central"
+                warn_fallback(f, e)
+            else:
+                self._auto = "dual"
+                return result
+        if self._auto == "dual":
+            return self.exact(f, x0, lb, ub, args, kwargs, want_value)
+        step, _, _ = self.prepare(x0) if self.needs_prepare else (None, None, None)
+        return fd_jacobian(f, x0, args, kwargs, _FD_METHODS["central"], step, lb, ub,
+                           self.vectorized, self.check_finite, want_value, "central")
+
+    def exact(self, f, x0, lb, ub, args, kwargs, want_value):
         """method='dual': f is evaluated at x only, so bounds need only hold there."""
         if self.check_finite:
             check_finite_x(x0)
@@ -107,6 +150,23 @@ class _Options:
         if self.check_finite:
             _check_dual_output(value, J, fshape, x0.shape)
         return (value if want_value else None), J, fshape
+
+
+# What f raises when it cannot run on Duals: dualfd's refusals (TypeError), NumPy's
+# (a ufunc or linalg routine without an object loop: TypeError), a missing ndarray
+# method (AttributeError).  Other errors are f's own and propagate.
+_DUAL_REFUSALS = (TypeError, AttributeError)
+
+
+def warn_fallback(f, error):
+    name = getattr(f, "__qualname__", None) or type(f).__name__
+    warnings.warn(f"method='auto': {name} does not run on dualfd's Dual ({error}); "
+                  "using central differences for this transformation", AutoWarning,
+                  stacklevel=4)
+
+
+class AutoWarning(UserWarning):
+    """method='auto' fell back from exact duals to central differences."""
 
 
 def _check_dual_output(value, D, fshape, xshape):
@@ -172,9 +232,11 @@ class _Transformed:
 
 
 _OPTIONS_DOC = """\
-    method : {'central', 'forward', 'backward', 'complex', 'dual'}, optional
-        Finite-difference stencil, or 'dual' for exact forward-mode derivatives.
-        'complex' needs an f that carries complex numbers through.
+    method : {'central', 'forward', 'backward', 'complex', 'dual', 'auto'}, optional
+        Finite-difference stencil, 'dual' for exact forward-mode derivatives, or
+        'auto': 'dual' where f runs on Duals, else 'central' (decided on the first
+        call and kept; the fallback warns with `AutoWarning` naming what the Dual
+        refused).  'complex' needs an f that carries complex numbers through.
     step : float or array_like, optional
         Absolute steps, broadcastable to x.  Default: ``eps**(1/2) * max(1, |x|)``
         (forward/backward), ``eps**(1/3) * max(1, |x|)`` (central), 1e-20 (complex).
@@ -190,7 +252,7 @@ _OPTIONS_DOC = """\
     check_finite : bool, optional
         Raise ValueError on non-finite x or f values (default True).
     chunk : int, optional
-        method='dual' only: tangent directions per pass (memory ~ chunk x size);
+        method='dual' or 'auto': tangent directions per pass (memory ~ chunk x size);
         any positive int (more than x has entries is one pass)."""
 
 
@@ -336,14 +398,27 @@ class _Jvp(_Transformed):
             check_finite_x(x0)
             check_finite_x(v0, "v")
         _require_inside(x0, lb, ub)   # every method evaluates f at x itself
-        if opts.method == "dual":
-            value, t = _dual.dual_jvp(f, x0, v0, args, kwargs)
-            if opts.check_finite:
-                _check_dual_output(value, np.asarray(t), np.shape(t), None)
-        else:
+        result = None
+        if opts.method in _DUAL_METHODS and opts._auto != "central":
+            try:
+                result = _dual.dual_jvp(f, x0, v0, args, kwargs)
+            except _DUAL_REFUSALS as e:
+                if opts.method == "dual" or opts._auto == "dual":
+                    raise
+                opts._auto = "central"      # see _Options.auto
+                warn_fallback(f, e)
+            else:
+                opts._auto = "dual" if opts.method == "auto" else None
+                if opts.check_finite:
+                    _check_dual_output(result[0], np.asarray(result[1]),
+                                       np.shape(result[1]), None)
+        if result is None:
+            if opts.method == "auto":
+                opts = opts.with_method("central")
             if step is not None and step.ndim:
                 opts = opts.with_step(_step_along(step, v0))
-            value, t = _fd_jvp(opts, f, x0, v0, lb, ub, args, kwargs)
+            result = _fd_jvp(opts, f, x0, v0, lb, ub, args, kwargs)
+        value, t = result
         return value, _shaped(t, x)
 
 

@@ -10,7 +10,7 @@ from ._options import ParsedBounds
 
 __all__ = ["hessian"]
 
-METHODS = ("dual", "complex", "central")
+METHODS = ("dual", "complex", "central", "auto")
 _EPS = np.finfo(np.float64).eps
 
 
@@ -22,11 +22,13 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
     ----------
     f : callable
         ``f(x, *args, **kwargs)`` returning a scalar.
-    method : {'dual', 'complex', 'central'}, optional
+    method : {'dual', 'complex', 'central', 'auto'}, optional
         'dual' (default) and 'complex': central differences of an exact
         gradient (dual numbers or complex step).  'central': a second-difference
         stencil on f alone, for black-box f that neither a Dual nor a complex
-        number can pass through.
+        number can pass through.  'auto': 'dual' where f runs on Duals, else
+        'central', decided on the first call (an `AutoWarning` names what the
+        Dual refused).
     step : float or array_like, optional
         Absolute steps, broadcastable to x.  Default ``eps**(1/3) * max(1, |x|)``
         for 'dual' and 'complex', ``eps**(1/4) * max(1, |x|)`` for 'central'.
@@ -92,11 +94,18 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
     if vectorized and method == "dual":
         raise ValueError("hessian: vectorized applies to method='central' and "
                          "'complex'; method='dual' evaluates f once per gradient")
-    if chunk is not None and method != "dual":
-        raise ValueError("chunk applies only to method='dual'; "
+    if chunk is not None and method not in ("dual", "auto"):
+        raise ValueError("chunk applies only to method='dual' or 'auto'; "
                          f"got method={method!r}")
     if step is not None:
         step = _api._positive_array(step, "step")
+    if method == "auto":
+        # vectorized= and the second-difference stencil serve the fallback only
+        return _AutoHessian(
+            f, hessian(f, method="dual", step=step, bounds=bounds,
+                       check_finite=check_finite, chunk=chunk),
+            hessian(f, method="central", step=step, bounds=bounds,
+                    vectorized=vectorized, check_finite=check_finite))
     if method != "central":
         inner = _api.grad(f, method=method, bounds=bounds, vectorized=vectorized,
                           check_finite=check_finite, chunk=chunk)
@@ -137,6 +146,31 @@ class _Hessian(_api._Transformed):
         H = _second_differences(self.f, x0, h, lo, hi, args, kwargs, self.vectorized,
                                 self.check_finite)
         return _api._shaped(H, x)
+
+
+class _AutoHessian(_api._Transformed):
+    """method='auto': the dual Hessian if f runs on Duals, decided on the first call
+    (as `dualfd._api._Options.auto` does), else second differences."""
+
+    kind = "hessian"
+
+    def __init__(self, f, exact, central):
+        super().__init__(f, "auto")
+        self.exact = exact
+        self.central = central
+        self.choice = None
+
+    def __call__(self, x, *args, **kwargs):
+        if self.choice is None:
+            try:
+                H = self.exact(x, *args, **kwargs)
+            except _api._DUAL_REFUSALS as e:
+                self.choice = self.central
+                _api.warn_fallback(self.f, e)
+            else:
+                self.choice = self.exact
+                return H
+        return self.choice(x, *args, **kwargs)
 
 
 def _symmetric(H, x):
