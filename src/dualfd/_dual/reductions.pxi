@@ -48,8 +48,11 @@ cdef tuple _reduce_prep(Dual d, axis, keepdims):
     V = np.transpose(d.value, rest + list(ax))
     T = np.transpose(d.tangent, rest + list(ax) + [nd])
     rshape = tuple(d._shape[i] for i in rest)
-    V = V.reshape(rshape + (-1,))
-    T = T.reshape(rshape + (V.shape[-1], d.k))
+    m = 1
+    for i in ax:
+        m *= d._shape[i]
+    V = V.reshape(rshape + (m,))       # (-1 cannot be inferred when rshape holds a 0)
+    T = T.reshape(rshape + (m, d.k))
     if keepdims:
         rshape = tuple(1 if i in ax else d._shape[i] for i in range(nd))
     return V, T, rshape
@@ -254,10 +257,10 @@ def _cumprod(a, axis=None, dtype=None, out=None):
     X = np.ascontiguousarray(np.moveaxis(v, ax, -1))
     C = np.ascontiguousarray(np.moveaxis(c, ax, -1))
     Tm = np.ascontiguousarray(np.moveaxis(t, ax, -2))
-    shp = X.shape
-    m = shp[-1] if shp else 1
-    X2, C2 = X.reshape(-1, m), C.reshape(-1, m)
-    T3 = Tm.reshape(-1, m, d.k)
+    m = X.shape[-1]
+    rows = int(np.prod(X.shape[:-1]))
+    X2, C2 = X.reshape(rows, m), C.reshape(rows, m)
+    T3 = Tm.reshape(rows, m, d.k)
     R = np.empty_like(T3)
     cdef double[:, :, ::1] Rv = R
     cdef const double[:, ::1] Xv = X2
