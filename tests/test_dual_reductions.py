@@ -464,3 +464,16 @@ def test_index_with_argmax_argsort():
     check(lambda x: x[np.argmin(x)], x)
     check(lambda x: x[np.argsort(x)], x)
     check(lambda x: x[np.arange(2), np.argmax(x, axis=1)], distinct((2, 5)))
+
+
+def test_unsupported_arguments_are_named():
+    d = Dual(distinct((2, 3)), np.ones((2, 3, 1)))
+    o = Dual(np.zeros(3), np.zeros((3, 1)))
+    with pytest.raises(TypeError, match=r"numpy\.partition on Dual arrays does not support order="):
+        np.partition(d, 1, order="x")
+    with pytest.raises(TypeError, match=r"numpy\.ptp on Dual arrays does not support out="):
+        np.ptp(d, axis=0, out=o)
+    with pytest.raises(TypeError, match=r"numpy\.var on Dual arrays does not support out="):
+        np.var(d, axis=0, out=o)
+    with pytest.raises(TypeError, match=r"numpy\.cumprod on Dual arrays does not support out="):
+        np.cumprod(d, axis=0, out=Dual(np.zeros((2, 3)), np.zeros((2, 3, 1))))

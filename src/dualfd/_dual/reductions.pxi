@@ -1,4 +1,10 @@
-# Part of dualfd._dual._core (included by _core.pyx): reductions (sum, mean, prod, max, cumsum, ...).
+# Part of dualfd._dual._core (included by _core.pyx): reductions (sum, mean, prod, max,
+# var, std, cumsum, cumprod, average, ...), sort and partition, and the functions of
+# values only (argmax, argsort, nonzero, any, ...), which return plain NumPy results.
+#
+# Ties: max, min, ptp, sort and partition are piecewise linear; where equal values carry
+# different tangents the result depends on the sign of the step, so they raise
+# ValueError there.  Equal values with equal tangents are fine (x = [a, a]).
 
 _normalize_axis_tuple = np.lib.array_utils.normalize_axis_tuple
 _normalize_axis_index = np.lib.array_utils.normalize_axis_index
