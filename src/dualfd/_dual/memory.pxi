@@ -387,12 +387,11 @@ def _unsupported_args(name, **given):
                         f"{', '.join(bad)}=")
 
 cdef tuple _axes(axis, int nd):
-    """axis (None, int or tuple) as a tuple of non-negative ints."""
+    """axis (None, int or tuple) as a tuple of non-negative ints, checked as NumPy
+    checks it: out-of-range axes raise AxisError, repeated ones ValueError."""
     if axis is None:
         return tuple(range(nd))
-    if not isinstance(axis, tuple):
-        axis = (axis,)
-    return tuple(operator.index(a) % nd if nd else operator.index(a) for a in axis)
+    return np.lib.array_utils.normalize_axis_tuple(axis, nd)
 
 cdef Dual _as_dual(a):
     if type(a) is Dual:

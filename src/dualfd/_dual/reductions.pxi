@@ -6,16 +6,9 @@
 # different tangents the result depends on the sign of the step, so they raise
 # ValueError there.  Equal values with equal tangents are fine (x = [a, a]).
 
-_normalize_axis_tuple = np.lib.array_utils.normalize_axis_tuple
 _normalize_axis_index = np.lib.array_utils.normalize_axis_index
 
 
-cdef tuple _raxes(axis, int nd):
-    """Reduced axes as NumPy checks them: out-of-range axes raise AxisError and repeated
-    ones ValueError (memory.pxi's _axes wraps them modulo ndim instead)."""
-    if axis is None:
-        return tuple(range(nd))
-    return _normalize_axis_tuple(axis, nd)
 
 
 def _sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
@@ -33,7 +26,7 @@ def _sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
         dfd_sum(d.n, d.k, d.v, d.t, r.v, r.t, work)
         PyMem_Free(work)
         return r
-    ax = _raxes(axis, d.ndim)
+    ax = _axes(axis, d.ndim)
     return _from_arrays(_add_reduce(_view(d, False, False), axis=ax, keepdims=keepdims),
                         _add_reduce(_view(d, True, False), axis=ax, keepdims=keepdims),
                         d.k)
@@ -41,7 +34,7 @@ def _sum(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
 def _mean(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
     _unsupported_args("mean", dtype=dtype, out=out, **kw)
     d = _as_dual(a)
-    ax = _raxes(axis, d.ndim)
+    ax = _axes(axis, d.ndim)
     return _from_arrays(np.mean(d.value, axis=ax, keepdims=keepdims),
                         np.mean(d.tangent, axis=ax, keepdims=keepdims), d.k)
 
@@ -49,7 +42,7 @@ cdef tuple _reduce_prep(Dual d, axis, keepdims):
     """Move the reduced axes last and merge them: value (r, m), tangent (r, m, k),
     and the result shape."""
     nd = d.ndim
-    ax = _raxes(axis, nd)
+    ax = _axes(axis, nd)
     rest = [i for i in range(nd) if i not in ax]
     V = np.transpose(d.value, rest + list(ax))
     T = np.transpose(d.tangent, rest + list(ax) + [nd])
@@ -189,7 +182,7 @@ def _moments(name, a, axis, dtype, out, ddof, keepdims, where, mean, correction)
     d = _as_dual(_lift(a))
     V, T, rshape = _reduce_prep(d, axis, keepdims)
     m = V.shape[-1]
-    var = np.var(d.value, axis=_raxes(axis, d.ndim), ddof=ddof, keepdims=keepdims)
+    var = np.var(d.value, axis=_axes(axis, d.ndim), ddof=ddof, keepdims=keepdims)
     # d var = 2/(m - ddof) sum_i (x_i - mean)(t_i - mean(t)); centring the tangents
     # too is exact in real arithmetic (sum_i (x_i - mean) = 0) and cancels the
     # rounding error of the computed mean.
@@ -293,7 +286,7 @@ def _average(a, axis=None, weights=None, returned=False, *, keepdims=np._NoValue
     wv, wt = _vt(weights, k)
     # NumPy's value and NumPy's shape checks (and ZeroDivisionError for zero weights)
     avg, scl = np.average(av, axis=axis, weights=wv, returned=True, keepdims=keepdims)
-    ax = _raxes(axis, av.ndim)
+    ax = _axes(axis, av.ndim)
     if wv.shape != av.shape:
         # NumPy's rule: weights of the reduced axes' shape, in sorted-axis order
         order = np.argsort(ax)

@@ -216,23 +216,23 @@ cdef class Dual:
     def copy(self):
         return _copy(self)
 
-    def sum(self, axis=None, keepdims=False):
-        return _sum(self, axis=axis, keepdims=keepdims)
+    def sum(self, *args, **kwargs):
+        return _sum(self, *args, **kwargs)
 
-    def mean(self, axis=None, keepdims=False):
-        return _mean(self, axis=axis, keepdims=keepdims)
+    def mean(self, *args, **kwargs):
+        return _mean(self, *args, **kwargs)
 
-    def prod(self, axis=None, keepdims=False):
-        return _prod(self, axis=axis, keepdims=keepdims)
+    def prod(self, *args, **kwargs):
+        return _prod(self, *args, **kwargs)
 
-    def max(self, axis=None, keepdims=False):
-        return _max(self, axis=axis, keepdims=keepdims)
+    def max(self, *args, **kwargs):
+        return _max(self, *args, **kwargs)
 
-    def min(self, axis=None, keepdims=False):
-        return _min(self, axis=axis, keepdims=keepdims)
+    def min(self, *args, **kwargs):
+        return _min(self, *args, **kwargs)
 
-    def cumsum(self, axis=None):
-        return _cumsum(self, axis=axis)
+    def cumsum(self, *args, **kwargs):
+        return _cumsum(self, *args, **kwargs)
 
     def dot(self, other):
         return _dot(self, other)
