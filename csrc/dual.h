@@ -21,6 +21,8 @@
 #define DFD_LOG10E 0.434294481903251827651128918916605082  /* 1 / ln 10 */
 #define DFD_SIGN(x) ((double)(((x) > 0) - ((x) < 0)))
 #define DFD_PICK_A(cond) ((cond) ? 1.0 : 0.0)
+/* np.sign: +-1, +0 for either zero (as NumPy), NaN for NaN. */
+#define DFD_SIGN_VALUE(x) ((x) > 0 ? 1.0 : (x) < 0 ? -1.0 : (x) == 0 ? 0.0 : (x))
 /* NumPy's maximum/minimum propagate NaN from either side. */
 #define DFD_MAX(a, b) (((a) >= (b) || (a) != (a)) ? (a) : (b))
 #define DFD_MIN(a, b) (((a) <= (b) || (a) != (a)) ? (a) : (b))
