@@ -44,16 +44,18 @@ static inline double dfd_d_expm1(double x, double y)
     return x < -DFD_LN2 ? exp(x) : y + 1.0;
 }
 
-/* exp2'(x) = 2^x ln 2 is finite for x < 1024 - log2(1/ln 2) ~ 1023.47 < x, where 2^x
- * itself overflows: there use 2^(x - 1) (2 ln 2), x - 1 being exact for x > 2. */
+/* exp2'(x) = 2^x ln 2.  2^x overflows from x = 1024 on, 2^x ln 2 only from
+ * x = 1024 + log2(1/ln 2) ~ 1024.53: where y is inf use 2^(x - 1) (2 ln 2), x - 1 being
+ * exact there. */
 static inline double dfd_d_exp2(double x, double y)
 {
     return isinf(y) && x > 0.0 ? exp2(x - 1.0) * (2.0 * DFD_LN2) : y * DFD_LN2;
 }
 
 /* cbrt'(x) = 1/(3 y^2) = (y/x)/3.  libm's cbrt is only within ~2 eps, and squaring y
- * doubles that; y/x uses y once.  x/y stays in range (|x|^(-2/3) is within
- * [1e-206, 1e216]); x = 0 (an infinite derivative) and x = inf keep 1/(3 y^2). */
+ * doubles that (5.3 eps seen); y/x uses y once and stays in range (|x|^(-2/3) lies in
+ * [1e-206, 1e216] for every finite nonzero x).  x = 0 (an infinite derivative) and
+ * x = +-inf keep 1/(3 y^2). */
 static inline double dfd_d_cbrt(double x, double y)
 {
     return x != 0.0 && isfinite(x) ? y / x / 3.0 : 1.0 / (3.0 * y * y);
@@ -76,7 +78,8 @@ static inline double dfd_d_divide_b(double a, double b, double y)
 }
 
 /* d(a^b)/da = b a^(b-1) = y (b/a) with y = a^b: no second pow, and no rounding of b - 1
- * in the exponent (an error of |ln a| ulp(b - 1), up to ~370 eps).  Where y or b/a is not
+ * in the exponent (a relative error of |ln a| ulp(b - 1)/2: up to ~370 eps, as
+ * |(b - 1) ln a| reaches 745 before the result leaves the doubles).  Where y or b/a is not
  * a normal number (a = 0, a^b over/underflowing while b a^(b-1) does not, b = 0, a
  * huge) use h = |a|^(b/2): b a^(b-1) = ((h b)/|a|) h, all intermediates in range;
  * for a < 0 (integer b) the sign is (-1)^(b-1) = -sign(y). */
@@ -90,9 +93,10 @@ static inline double dfd_d_power_a(double a, double b, double y)
     return a > 0.0 ? m : signbit(y) ? m : -m;
 }
 
-/* d(a^b)/db = a^b ln a = y ln a.  Where y is subnormal, zero or infinite but y ln a is
- * not (|ln a| up to 745, or < 1), h = a^(b/2) gives (h ln a) h without losing y's bits.
- * a = 0: the limit 0 for b > 0. */
+/* d(a^b)/db = a^b ln a = y ln a.  y may underflow (subnormal or 0) or overflow while
+ * y ln a is still a normal number, |ln a| being up to 745 or below 1: there
+ * h = a^(b/2) gives (h ln a) h without losing y's bits.  a = 0: the limit 0 for b > 0;
+ * a < 0 (integer b only): NaN, a^b has no derivative in b. */
 static inline double dfd_d_power_b(double a, double b, double y)
 {
     if (isnormal(y) || a <= 0.0 || y != y) return y == 0.0 ? 0.0 : y * log(a);

@@ -276,7 +276,8 @@ BINARY_EDGES = [
     # a^b overflows, b a^(b-1) does not (1.03 - 1 is exact: Sterbenz).
     (np.power, 1e300, 1.03, INF, 1.03 * 1e300 ** (1.03 - 1), INF),
     (np.divide, 0.0, 3.0, 0.0, 1 / 3, -0.0), (np.divide, 1.0, INF, 0.0, 0.0, -0.0),
-    (np.arctan2, INF, 1.0, np.pi / 2, 0.0, None), (np.arctan2, 0.0, 1e-320, 0.0, 1 / 1e-320, -0.0),
+    (np.arctan2, INF, 1.0, np.pi / 2, 0.0, None),
+    (np.arctan2, 0.0, 1e-320, 0.0, 1 / 1e-320, -0.0),
     (np.arctan2, 1e-320, 0.0, np.pi / 2, 0.0, -1 / 1e-320),
     (np.hypot, 1.5e308, 1.5e308, INF, np.sqrt(0.5), np.sqrt(0.5)),
     (np.hypot, 0.0, 3.0, 3.0, 0.0, 1.0),
@@ -287,7 +288,8 @@ BINARY_EDGES = [
                          ids=[f"{e[0].__name__}({e[1]},{e[2]})" for e in BINARY_EDGES])
 def test_binary_edges(f, a, b, value, da, db):
     with np.errstate(all="ignore"):
-        y = f(Dual(np.array(a), np.array([1.0, 0.0])), Dual(np.array(b), np.array([0.0, 1.0])))
+        y = f(Dual(np.array(a), np.array([1.0, 0.0])),
+              Dual(np.array(b), np.array([0.0, 1.0])))
     np.testing.assert_array_equal(y.value, value)
     np.testing.assert_allclose(y.tangent[0], da, rtol=4 * 2 ** -52, atol=0)
     if db is not None:
