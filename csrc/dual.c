@@ -52,13 +52,15 @@ static inline double dfd_d_exp2(double x, double y)
     return isinf(y) && x > 0.0 ? exp2(x - 1.0) * (2.0 * DFD_LN2) : y * DFD_LN2;
 }
 
-/* cbrt'(x) = 1/(3 y^2) = (y/x)/3.  libm's cbrt is only within ~2 eps, and squaring y
- * doubles that (5.3 eps seen); y/x uses y once and stays in range (|x|^(-2/3) lies in
- * [1e-206, 1e216] for every finite nonzero x).  x = 0 (an infinite derivative) and
- * x = +-inf keep 1/(3 y^2). */
+/* cbrt'(x) = 1/(3 y^2) = y/(3x).  libm's cbrt is only within ~2 eps, and squaring y
+ * doubles that (5.3 eps seen); y/(3x) uses y once, and |x|^(-2/3) lies in
+ * [1e-206, 1e216] for every finite nonzero x.  Near DBL_MAX, 3x would overflow: (y/x)/3.
+ * x = 0 (an infinite derivative) and x = +-inf (0) keep 1/(3 y^2). */
 static inline double dfd_d_cbrt(double x, double y)
 {
-    return x != 0.0 && isfinite(x) ? y / x / 3.0 : 1.0 / (3.0 * y * y);
+    if (fabs(x) < 0x1p1020 && x != 0.0) return y / (3.0 * x);
+    if (isfinite(x) && x != 0.0) return y / x / 3.0;
+    return 1.0 / (3.0 * y * y);
 }
 
 /* arctan'(x) = 1/(1 + x^2); x^2 overflows for |x| > 2^512 while 1/x^2 is still a
@@ -110,7 +112,7 @@ static inline double dfd_d_power_b(double a, double b, double y)
  * scaling hypot does, without hypot's cost in the common case. */
 static inline double dfd_d_atan2(double num, double a, double b)
 {
-    const double s = fmax(fabs(a), fabs(b));
+    const double fa = fabs(a), fb = fabs(b), s = fa > fb ? fa : fb;   /* fmax is a call */
     if (s >= 0x1p-500 && s <= 0x1p500) return num / (a * a + b * b);
     const double c = s > 1.0 ? 0x1p-600 : 0x1p600, ca = c * a, cb = c * b;
     return c * num / (ca * ca + cb * cb) * c;
@@ -122,7 +124,7 @@ static inline double dfd_d_atan2(double num, double a, double b)
 static inline double dfd_d_hypot(double num, double a, double b, double y)
 {
     if (y >= DBL_MIN && y <= DBL_MAX) return num / y;
-    const double c = fmax(fabs(a), fabs(b)) > 1.0 ? 0x1p-600 : 0x1p600;
+    const double c = fabs(a) > 1.0 || fabs(b) > 1.0 ? 0x1p-600 : 0x1p600;
     return c * num / hypot(c * a, c * b);
 }
 
