@@ -16,8 +16,13 @@
 #define DFD_LN2  0.693147180559945309417232121458176568
 #define DFD_LN10 2.302585092994045684017991454684364208
 #define DFD_RAD  0.017453292519943295769236907684886127   /* pi / 180 */
+#define DFD_DEG  57.29577951308232087679815481410517033   /* 180 / pi */
+#define DFD_LOG2E  1.442695040888963407359924681001892137  /* 1 / ln 2 */
+#define DFD_LOG10E 0.434294481903251827651128918916605082  /* 1 / ln 10 */
 #define DFD_SIGN(x) ((double)(((x) > 0) - ((x) < 0)))
 #define DFD_PICK_A(cond) ((cond) ? 1.0 : 0.0)
+/* np.sign: +-1, +0 for either zero (as NumPy), NaN for NaN. */
+#define DFD_SIGN_VALUE(x) ((x) > 0 ? 1.0 : (x) < 0 ? -1.0 : (x) == 0 ? 0.0 : (x))
 /* NumPy's maximum/minimum propagate NaN from either side. */
 #define DFD_MAX(a, b) (((a) >= (b) || (a) != (a)) ? (a) : (b))
 #define DFD_MIN(a, b) (((a) <= (b) || (a) != (a)) ? (a) : (b))

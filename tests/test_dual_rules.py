@@ -223,3 +223,74 @@ def test_nan_values_propagate_like_numpy():
     b = np.array([0.0, np.nan])
     for f in (np.maximum, np.minimum, np.fmax, np.fmin):
         np.testing.assert_array_equal(f(a, b).value, f(a.value, b))
+
+
+# --- special values: infinities, NaN, signed zeros ------------------------------------
+
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0])
+
+
+@pytest.mark.parametrize("rule", UNARY, ids=lambda r: r[0])
+def test_unary_values_at_special_points_follow_numpy(rule):
+    """NaN stays NaN, infinities and the sign of a zero are NumPy's (cbrt and expm1 at
+    finite points may differ by an ulp: NumPy has its own SIMD loops)."""
+    name, _, ufunc, lo, hi = rule
+    with np.errstate(all="ignore"):
+        y = ufunc(Dual(SPECIAL, np.ones((SPECIAL.size, 1)))).value
+        ref = ufunc(SPECIAL)
+    np.testing.assert_allclose(y, ref, rtol=2 ** -52, atol=0, err_msg=name)
+    zero = ref == 0
+    np.testing.assert_array_equal(np.signbit(y[zero]), np.signbit(ref[zero]), err_msg=name)
+
+
+INF, NAN = np.inf, np.nan
+# (ufunc, x, value, derivative): the edge branches of the dfd_d_<name> helpers.
+UNARY_EDGES = [
+    (np.tanh, INF, 1.0, 0.0), (np.tanh, -INF, -1.0, 0.0), (np.tanh, -0.0, -0.0, 1.0),
+    (np.tanh, NAN, NAN, NAN), (np.tanh, 22.0, 1.0, 4 * np.exp(-44.0)),
+    (np.expm1, -INF, -1.0, 0.0), (np.expm1, INF, INF, INF), (np.expm1, -0.0, -0.0, 1.0),
+    (np.expm1, NAN, NAN, NAN), (np.expm1, -50.0, -1.0, np.exp(-50.0)),
+    (np.exp2, INF, INF, INF), (np.exp2, -INF, 0.0, 0.0), (np.exp2, NAN, NAN, NAN),
+    (np.arctan, INF, np.pi / 2, 0.0), (np.arctan, -INF, -np.pi / 2, 0.0),
+    (np.arctan, NAN, NAN, NAN),
+    (np.cbrt, INF, INF, 0.0), (np.cbrt, 0.0, 0.0, INF), (np.cbrt, NAN, NAN, NAN),
+    (np.sign, -0.0, 0.0, 0.0), (np.sign, NAN, NAN, 0.0),
+]
+
+
+@pytest.mark.parametrize("f, x, value, deriv", UNARY_EDGES,
+                         ids=[f"{e[0].__name__}({e[1]})" for e in UNARY_EDGES])
+def test_unary_edges(f, x, value, deriv):
+    y = f(Dual(np.array(x), np.array([1.0])))
+    np.testing.assert_array_equal(y.value, value)
+    assert np.signbit(y.value) == np.signbit(value) or np.isnan(value)
+    np.testing.assert_allclose(y.tangent[0], deriv, rtol=4 * 2 ** -52, atol=0)
+
+
+# (ufunc, a, b, value, da, db); None: not checked (no derivative there).
+BINARY_EDGES = [
+    (np.power, 0.0, 2.0, 0.0, 0.0, 0.0), (np.power, 0.0, 1.0, 0.0, 1.0, 0.0),
+    (np.power, 0.0, 0.5, 0.0, INF, 0.0), (np.power, 2.0, 0.0, 1.0, 0.0, np.log(2.0)),
+    (np.power, -2.0, 3.0, -8.0, 12.0, None), (np.power, -0.5, -1.0, -2.0, -4.0, None),
+    (np.power, INF, 2.0, INF, INF, INF), (np.power, -1e200, 3.0, -INF, INF, None),
+    # a^b overflows, b a^(b-1) does not (1.03 - 1 is exact: Sterbenz).
+    (np.power, 1e300, 1.03, INF, 1.03 * 1e300 ** (1.03 - 1), INF),
+    (np.divide, 0.0, 3.0, 0.0, 1 / 3, -0.0), (np.divide, 1.0, INF, 0.0, 0.0, -0.0),
+    (np.arctan2, INF, 1.0, np.pi / 2, 0.0, None),
+    (np.arctan2, 0.0, 1e-320, 0.0, 1 / 1e-320, -0.0),
+    (np.arctan2, 1e-320, 0.0, np.pi / 2, 0.0, -1 / 1e-320),
+    (np.hypot, 1.5e308, 1.5e308, INF, np.sqrt(0.5), np.sqrt(0.5)),
+    (np.hypot, 0.0, 3.0, 3.0, 0.0, 1.0),
+]
+
+
+@pytest.mark.parametrize("f, a, b, value, da, db", BINARY_EDGES,
+                         ids=[f"{e[0].__name__}({e[1]},{e[2]})" for e in BINARY_EDGES])
+def test_binary_edges(f, a, b, value, da, db):
+    with np.errstate(all="ignore"):
+        y = f(Dual(np.array(a), np.array([1.0, 0.0])),
+              Dual(np.array(b), np.array([0.0, 1.0])))
+    np.testing.assert_array_equal(y.value, value)
+    np.testing.assert_allclose(y.tangent[0], da, rtol=4 * 2 ** -52, atol=0)
+    if db is not None:
+        np.testing.assert_allclose(y.tangent[1], db, rtol=4 * 2 ** -52, atol=0)
