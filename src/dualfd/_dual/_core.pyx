@@ -71,6 +71,7 @@ include "elementwise.pxi"
 include "reductions.pxi"
 include "shape.pxi"
 include "linalg.pxi"
+include "special.pxi"
 include "driver.pxi"
 
 # The ufuncs that carry derivatives (kinds 1, 2, 5), by name, for Dual.__getattr__.
