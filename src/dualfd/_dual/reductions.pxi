@@ -148,6 +148,21 @@ def _diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
     return _from_arrays(np.diff(d.value, n, axis=ax), np.diff(d.tangent, n, axis=ax),
                         d.k)
 
+def _gradient(f, *varargs, axis=None, edge_order=1):
+    """np.gradient is linear in f for constant spacing: apply it to the values and,
+    along the same axes, to the tangent block (whose last axis it leaves alone)."""
+    d = _as_dual(_lift(f))
+    if any(type(v) is Dual for v in varargs):
+        raise TypeError("numpy.gradient of a Dual supports constant spacing only; "
+                        "Dual coordinates (varargs) are not supported; " + _FD_HINT)
+    axes = _axes(axis, d.ndim)
+    values = np.gradient(d.value, *varargs, axis=axes, edge_order=edge_order)
+    tangents = np.gradient(d.tangent, *varargs, axis=axes, edge_order=edge_order)
+    if len(axes) == 1:
+        values, tangents = [values], [tangents]
+    out = [_from_arrays(v, t, d.k) for v, t in zip(values, tangents)]
+    return out[0] if len(out) == 1 else tuple(out)
+
 def _reduce_sum(a, axis=0, dtype=None, out=None, keepdims=False, **kw):
     return _sum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, **kw)
 
@@ -386,6 +401,7 @@ def _partition(a, kth, axis=-1, kind="introselect", order=None):
 
 _FUNCTIONS.update({
     np.sum: _sum, np.mean: _mean, np.prod: _prod, np.cumsum: _cumsum, np.diff: _diff,
+    np.gradient: _gradient,
     np.max: _max, np.min: _min, np.amax: _max, np.amin: _min, np.ptp: _ptp,
     np.var: _var, np.std: _std, np.cumprod: _cumprod, np.average: _average,
     np.sort: _sort, np.partition: _partition,
