@@ -542,3 +542,36 @@ def test_mixed_k_raises():
         np.pad(D, 1, constant_values=Dual(np.array(1.0), np.ones(3)))
     with pytest.raises(ValueError, match="different numbers of tangent directions"):
         np.insert(D, 0, Dual(np.array(1.0), np.ones(3)))
+
+
+# --- joining and reshape keywords (regressions: dtype= was ignored, copy=False too) ----
+
+@pytest.mark.parametrize("fn", [np.hstack, np.vstack, np.concatenate, np.stack])
+def test_joining_dtype(fn):
+    a = Dual(C4, np.ones((4, 2)))
+    r = fn([a, C4], dtype=np.float64)               # float64: what a Dual holds
+    np.testing.assert_array_equal(r.value, fn([C4, C4]))
+    with pytest.raises(TypeError, match=rf"numpy.{fn.__name__} of Duals with "
+                                        r"dtype=int64 would drop the derivative"):
+        fn([a, C4], dtype=np.int64)
+
+
+def test_hstack_vstack_lift_lists_of_duals():
+    d = Dual(C4, np.eye(4))
+    r = np.vstack([[d[0], d[1]], d[2:]])            # a list holding Duals is one row
+    np.testing.assert_array_equal(r.value, np.vstack([C4[:2], C4[2:]]))
+    np.testing.assert_array_equal(r.tangent.reshape(4, 4), np.eye(4))
+    r = np.hstack([[d[0], 1.0], d[2:]])
+    np.testing.assert_array_equal(r.value, [C4[0], 1.0, C4[2], C4[3]])
+    np.testing.assert_array_equal(r.tangent, np.eye(4)[[0, 1, 2, 3]] * [[1], [0], [1], [1]])
+
+
+def test_reshape_copy_false():
+    d = Dual(C34, np.ones((3, 4, 2)))
+    assert np.reshape(d, (4, 3), copy=False).base is d      # a view: fine
+    with pytest.raises(ValueError, match="copy while reshaping") as np_err:
+        np.reshape(C34.T, (12,), copy=False)         # NumPy raises here ...
+    with pytest.raises(ValueError, match="Unable to avoid creating a copy while "
+                                         r"reshaping this Dual \(copy=False\)"):
+        np.reshape(d.T, (12,), copy=False)           # ... and so does the Dual
+    assert np_err is not None

@@ -9,6 +9,14 @@ def _broadcast_to(a, shape, subok=False):
     (<Dual>out)._readonly = True
     return out
 
+cdef int _float64_only(str name, dtype) except -1:
+    """dtype= of a joining function: a Dual holds float64, anything else would drop
+    the derivative (or, silently ignored, give the wrong dtype)."""
+    if dtype is not None and np.dtype(dtype) != np.float64:
+        raise TypeError(f"numpy.{name} of Duals with dtype={np.dtype(dtype)} would drop "
+                        "the derivative (a Dual holds float64); omit dtype=")
+    return 0
+
 cdef object _concatenate_1d(list arrays, Py_ssize_t k):
     """Concatenation of 1-d pieces by copying blocks (the shifted-vector idiom of
     residuals, ``np.concatenate([[0.0], x[:-1]])``); None when a piece is not 1-d."""
@@ -45,7 +53,8 @@ cdef object _concatenate_1d(list arrays, Py_ssize_t k):
     return out
 
 def _concatenate(arrays, axis=0, out=None, dtype=None, casting=None):
-    _unsupported_args("concatenate", out=out, dtype=dtype)
+    _unsupported_args("concatenate", out=out)
+    _float64_only("concatenate", dtype)
     arrays = [_lift(a) for a in arrays]
     k = _common_k(arrays)
     if axis == 0 and k >= 0:
@@ -62,7 +71,8 @@ def _concatenate(arrays, axis=0, out=None, dtype=None, casting=None):
     return _from_arrays(value, np.concatenate([p[1] for p in pairs], axis=ax), k)
 
 def _stack(arrays, axis=0, out=None, dtype=None, casting=None):
-    _unsupported_args("stack", out=out, dtype=dtype)
+    _unsupported_args("stack", out=out)
+    _float64_only("stack", dtype)
     arrays = [_lift(a) for a in arrays]
     k = _common_k(arrays)
     pairs = [_vt(a, k) for a in arrays]
@@ -82,11 +92,13 @@ def _atleast(a, nd):
     return np.reshape(a, new)
 
 def _hstack(tup, dtype=None, casting=None):
-    arrays = [_atleast(a, 1) for a in tup]
+    _float64_only("hstack", dtype)
+    arrays = [_atleast(_lift(a), 1) for a in tup]
     return _concatenate(arrays, axis=0 if len(_shape_of(arrays[0])) == 1 else 1)
 
 def _vstack(tup, dtype=None, casting=None):
-    return _concatenate([_atleast(a, 2) for a in tup], axis=0)
+    _float64_only("vstack", dtype)
+    return _concatenate([_atleast(_lift(a), 2) for a in tup], axis=0)
 
 cdef Dual _reshape(Dual d, shape, order):
     """NumPy's reshape: a view where the memory layout allows one, else a copy."""
@@ -106,6 +118,10 @@ def _np_reshape(a, shape=None, order="C", *, newshape=None, copy=None):
     if shape is None:
         shape = newshape
     r = _reshape(_as_dual(a), shape, order)
+    if copy is False and (<Dual>r)._base is None and (<Dual>r).n:
+        # NumPy >= 2.1: copy=False promises a view and raises where there is none
+        raise ValueError("Unable to avoid creating a copy while reshaping this Dual "
+                         "(copy=False)")
     return _copy(r) if copy and (<Dual>r)._base is not None else r
 
 def _ravel(a, order="C"):
