@@ -159,8 +159,9 @@ CASES = [
     ("delete-mask", 6, lambda x: np.delete(x, [True, False, True, False, False, True])),
     ("insert-const", 6, lambda x: np.insert(x, 2, 7.5)),
     ("insert-dual", 7, lambda x: np.insert(x[:4], [1, 3, 3], x[4:] ** 2)),
-    # (C4 in x's dtype: inserting complex into a float array would drop the step)
-    ("insert-into-const", 3, lambda x: np.insert(C4.astype(x.dtype), [0, 4], x[1:])),
+    # (complex C4 under complex step: inserting complex into a float array drops it)
+    ("insert-into-const", 3, lambda x: np.insert(
+        C4 if isinstance(x, Dual) else C4.astype(x.dtype), [0, 4], x[1:])),
     ("insert-axis", 15, lambda x: np.insert(_m(x, 3, 4), 1, x[12:], axis=1)),
     ("insert-axis-scalar", 13, lambda x: np.insert(_m(x, 3, 4), 2, x[12], axis=0)),
     ("insert-none-2d", 8, lambda x: np.insert(_m(x, 2, 3), [0, 5], x[6:])),
@@ -289,6 +290,7 @@ def test_row_stack():
 
 
 ASTYPE = [lambda d: d.astype(float), lambda d: d.astype("float64"),
+          lambda d: d.astype(object), lambda d: d.astype(d.dtype),
           lambda d: d[::-1].astype(np.float64)[::-1], lambda d: d.astype("f8", copy=False)]
 if hasattr(np, "astype"):               # NumPy >= 2.1
     ASTYPE.append(lambda d: np.astype(d, np.float64))

@@ -515,7 +515,9 @@ def _put(a, ind, v, mode="raise"):
 def _astype(a, dtype, order="K", casting="unsafe", subok=True, copy=True):
     d = _as_dual(a)
     dt = np.dtype(dtype)
-    if dt != np.float64:
+    # float64 is what a Dual holds; object is what np.asarray(d) holds (Duals), so
+    # x.astype(x.dtype) keeps working wherever the Dual reports either.
+    if dt != np.float64 and dt != np.dtype(object):
         raise TypeError(f"astype({dt}) of a Dual would drop its derivative (a Dual holds "
                         "float64); keep it float64 (np.floor/np.rint round with a zero "
                         "derivative), or use d.value.astype(...) for the primal values")
