@@ -516,7 +516,10 @@ def _astype(a, dtype, order="K", casting="unsafe", subok=True, copy=True):
     d = _as_dual(a)
     dt = np.dtype(dtype)
     # float64 is what a Dual holds; object is what np.asarray(d) holds (Duals), so
-    # x.astype(x.dtype) keeps working wherever the Dual reports either.
+    # x.astype(x.dtype) keeps working wherever the Dual reports either.  Integer and
+    # bool conversions are piecewise constant (derivative 0), as in Dual.__array__.
+    if dt.kind in "biu":
+        return _view(d, False, False).astype(dt)
     if dt != np.float64 and dt != np.dtype(object):
         raise TypeError(f"astype({dt}) of a Dual would drop its derivative (a Dual holds "
                         "float64); keep it float64 (np.floor/np.rint round with a zero "
