@@ -477,6 +477,12 @@ def test_astype_dropping_raises(dtype):
         D.astype(dtype)
 
 
+def test_astype_float64_of_any_byte_order_copies():
+    r = D.astype(">f8")
+    assert type(r) is Dual and r.base is None
+    np.testing.assert_array_equal(r.tangent, np.eye(4))
+
+
 @pytest.mark.parametrize("dtype", [int, np.int32, bool])
 def test_astype_integer_is_piecewise_constant(dtype):
     # integer and bool values have derivative 0: a plain array, as np.asarray(d, dtype)

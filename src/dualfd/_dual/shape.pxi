@@ -520,7 +520,7 @@ def _astype(a, dtype, order="K", casting="unsafe", subok=True, copy=True):
     # bool conversions are piecewise constant (derivative 0), as in Dual.__array__.
     if dt.kind in "biu":
         return _view(d, False, False).astype(dt)
-    if dt != np.float64 and dt != np.dtype(object):
+    if not (dt.kind == "f" and dt.itemsize == 8) and dt != np.dtype(object):
         raise TypeError(f"astype({dt}) of a Dual would drop its derivative (a Dual holds "
                         "float64); keep it float64 (np.floor/np.rint round with a zero "
                         "derivative), or use d.value.astype(...) for the primal values")
