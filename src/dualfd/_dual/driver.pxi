@@ -61,7 +61,7 @@ def dual_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, chunk, bint want_va
             if want_value:
                 if type(r) is Dual:
                     rd = <Dual>r
-                    value = float(rd.value) if not fshape else np.array(rd.value)
+                    value = rd.v[0] if not fshape else np.array(rd.value)
                 else:
                     value = float(r) if not fshape else np.array(r)
         elif rshape != fshape:
