@@ -239,6 +239,18 @@ def test_piecewise_away_from_kinks(vectorized):
                                    g, rtol=1e-15)
 
 
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_kink_within_a_step_is_not_an_alarm(vectorized):
+    """np.maximum(x, 0) at x = 1e-7: the real step (~6e-6) straddles the kink,
+    the complex step does not and is right; a shorter real step settles it."""
+    x = np.array([1e-7, -3e-7, 2.0])
+    f = lambda x: np.sum(np.maximum(x, 0.0) * (1.0 + x[2]), axis=0)   # noqa: E731
+    g = dfd.grad(f, method="complex", vectorized=vectorized)(x)
+    np.testing.assert_allclose(g, [3.0, 0.0, 1.0 + 1e-7 + 2.0 + 2.0], rtol=1e-15)
+    _, d = dfd.jvp(f, method="complex")(x, np.array([1.0, 1.0, 0.0]))
+    np.testing.assert_allclose(d, 3.0, rtol=1e-15)
+
+
 def test_not_finite_nearby_is_not_an_alarm():
     """log at 1e-9: the real step of the check would leave f's domain on one
     side; the check goes one-sided instead."""
