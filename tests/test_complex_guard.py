@@ -251,6 +251,16 @@ def test_kink_within_a_step_is_not_an_alarm(vectorized):
     np.testing.assert_allclose(d, 3.0, rtol=1e-15)
 
 
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_rounding_hidden_in_f_is_not_an_alarm(vectorized):
+    """(x + 1e8) - 1e8 rounds x to 1.5e-8: real differences at ~6e-6 are off by
+    ~1e-3 though f's values (~1) promise 1e-10; the complex step is right."""
+    f = lambda x: np.stack([(x[0] + 1e8) - 1e8 + x[1] ** 2, x[0] * x[1]])  # noqa: E731
+    x = np.array([0.3, 1.2])
+    J = dfd.jacobian(f, method="complex", vectorized=vectorized)(x)
+    np.testing.assert_allclose(J, [[1.0, 2.4], [1.2, 0.3]], rtol=1e-15)
+
+
 def test_not_finite_nearby_is_not_an_alarm():
     """log at 1e-9: the real step of the check would leave f's domain on one
     side; the check goes one-sided instead."""
