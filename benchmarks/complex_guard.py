@@ -49,8 +49,8 @@ class Counted:
 
 def minimizer(p):
     from scipy.optimize import least_squares
-    return least_squares(p.residual, p.x0, jac=p.jacobian, xtol=1e-15, ftol=1e-15,
-                         gtol=1e-15, max_nfev=2000).x
+    return least_squares(p.residual, p.x0, jac=p.jacobian, method="lm", xtol=1e-15,
+                         ftol=1e-15, gtol=1e-15, max_nfev=2000).x
 
 
 def mgh_points(quick):

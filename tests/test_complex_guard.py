@@ -196,17 +196,20 @@ def test_mgh_with_bounds_no_false_alarm_and_stays_inside(vectorized, where):
 def test_mgh_minimizers_no_false_alarm():
     from scipy.optimize import least_squares
     for p in problems.PROBLEMS:
-        x = least_squares(p.residual, p.x0, jac=p.jacobian, xtol=1e-15, ftol=1e-15,
-                          gtol=1e-15, max_nfev=100).x
+        x = least_squares(p.residual, p.x0, jac=p.jacobian, method="lm", xtol=1e-15,
+                          ftol=1e-15, gtol=1e-15, max_nfev=200).x
         J = dfd.jacobian(p.residual, method="complex")(x)
         _assert_jacobian(J, p.jacobian(x))
 
 
+@pytest.mark.parametrize("bounds", [None, "lb", "ub"])
 @pytest.mark.parametrize("k", range(0, len(POINTS), 3))
-def test_mgh_jvp_no_false_alarm(k):
+def test_mgh_jvp_no_false_alarm(k, bounds):
     p, x = POINTS[k]
     v = np.random.default_rng(k).standard_normal(p.n)
-    _, Jv = dfd.jvp(p.residual, method="complex")(x, v)
+    s = np.maximum(1.0, np.abs(x))
+    b = {None: None, "lb": (x, x + s), "ub": (x - s, x)}[bounds]
+    _, Jv = dfd.jvp(p.residual, method="complex", bounds=b)(x, v)
     exact = p.jacobian(x) @ v
     scale = np.abs(p.jacobian(x)) @ np.abs(v)
     assert np.all(np.abs(Jv - exact) <= 1e-12 * np.maximum(scale, 1e-300))
