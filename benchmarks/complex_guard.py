@@ -100,7 +100,7 @@ def margins(quick):
         w = g._direction(p.n) * np.maximum(1.0, np.abs(x))
         calls = g._RealCalls(p.residual, x, (), {}, (p.m,), False, None, None)
         calls.along(w)
-        r, scale, rounding, _ = g._misfit(calls, J, g._CENTRAL, g.RSTEP)
+        r, scale, rounding, _, _ = g._misfit(calls, J, g._CENTRAL, g.RSTEP)
         tol = g.RTOL * scale + rounding
         r2 = g._misfit(calls, J, g._CENTRAL, 2 * g.RSTEP)[0]
         trunc = np.abs(r2 - r) / 3.0

@@ -187,8 +187,9 @@ class _RealCalls:
 
 def _misfit(calls, J, stencil, s):
     """Real-step minus complex-step derivative along calls.w at step s, per row,
-    with the row's scale, rounding bound and real-step derivative: (r, scale,
-    rounding, d_real), or None when f is not finite at a point.  J is (m, n),
+    with the row's scale, rounding bounds and real-step derivative: (r, scale,
+    rounding, own, d_real), or None when f is not finite at a point; `own`
+    counts row i's values only (see _magnitude).  J is (m, n),
     or None with calls.d set (jvp)."""
     offsets, weights = stencil
     got = calls.values(tuple(o * s for o in offsets))
@@ -196,6 +197,8 @@ def _misfit(calls, J, stencil, s):
         return None
     rows, points = got
     d_real = sum(c * r for c, r in zip(weights, rows)) / s
+    size = sum(abs(c) * np.abs(r) for c, r in zip(weights, rows))
+    own = NOISE * EPS * size / s
     rounding = NOISE * EPS * _magnitude(rows, weights) / s
     if J is None:
         d_cplx = calls.d
@@ -205,7 +208,7 @@ def _misfit(calls, J, stencil, s):
         delta = sum(c * (p - calls.x) for c, p in zip(weights, points)) / s
         d_cplx = J @ delta
         scale = np.maximum(np.abs(J) @ np.abs(delta), np.abs(d_real))
-    return d_real - d_cplx, scale, rounding, d_real
+    return d_real - d_cplx, scale, rounding, own, d_real
 
 
 def _magnitude(rows, weights):
@@ -227,13 +230,13 @@ def _agrees(calls, J, stencil, t):
     fails, the stencil at 2t: r(t) ~ E + C t**2 for a non-analytic error E
     and truncation C t**2, so r(2t) - r(t) ~ 3 C t**2 estimates the truncation
     and leaves E alone (Richardson).  A disagreement counts only in rows where
-    the real derivative settled (changed by < 10% from t to 2t): otherwise the
+    the real derivative settled (changed by < 1% from t to 2t): otherwise the
     step is outside the range where the expansion holds (log(x) at x ~ 1e-9
     with t ~ 1e-5) and a shorter one must decide."""
     got = _misfit(calls, J, stencil, t)
     if got is None:
         return None
-    r, scale, rounding, d_real = got
+    r, scale, rounding, own, d_real = got
     with np.errstate(invalid="ignore"):
         tol = RTOL * scale + rounding
         calls.last = (r, tol)
@@ -245,7 +248,8 @@ def _agrees(calls, J, stencil, t):
         return None
     with np.errstate(invalid="ignore"):
         change = np.abs(wide[0] - r)
-        settled = change <= 0.1 * np.abs(d_real) + rounding
+        # own rounding only: a large row's rounding says nothing about this one's
+        settled = change <= 0.01 * np.abs(d_real) + own
         tol = tol + NOISE * change / 3.0
         calls.last = (r, tol)
         bad = np.abs(r) > tol
@@ -317,8 +321,10 @@ def _verify(calls, J, x, w, t, lb, ub, turn):
                 continue
             if ok is False:
                 last = calls.last
-                if (_agrees(calls, J, stencil, 1e-3 * scale * t) is True
-                        or _longer_agrees(calls, J, x, w, 1e3 * scale * t, lb, ub, turn)):
+                short = _agrees(calls, J, stencil, 1e-3 * scale * t)
+                if short is not False:
+                    return short   # True: a kink within t; None: cannot tell
+                if _longer_agrees(calls, J, x, w, 1e3 * scale * t, lb, ub, turn):
                     return True
                 calls.along(u)
                 calls.last = last
@@ -448,50 +454,74 @@ def _raise_along(calls, f, x, args, kwargs, where, z):
 def _locate_and_raise(f, x, args, kwargs, Jm, fshape, lb, ub, vectorized):
     """The failure path: compare every column with central differences and
     raise naming those that disagree; return if none does (then the partial
-    derivatives are right and f is only not differentiable as a whole)."""
+    derivatives are right and f is only not differentiable as a whole).
+
+    Steps: the central rule's ``eps**(1/3) * max(1, |x_j|)``, and for a column
+    that disagrees with 0 < |x_j| < 1 also ``eps**(1/3) * |x_j|``: at x_j =
+    1e-89 an absolute step of 6e-6 sees nothing of log(x_j**2); agreement at
+    either step clears a column."""
     from ._fd import METHODS, fd_jacobian, index_str
     n = x.size
     m = Jm.shape[0]
-    h = RSTEP * np.maximum(1.0, np.abs(x))
+    g = f if not args and not kwargs else _bind(f, args, kwargs)
+    ax = np.abs(x.reshape(-1))
 
-    def central(step):
+    def compare(h):
+        """(bad entries, columns not finite, err, tol, Jr) at steps h, or None
+        when no stencil fits between the bounds."""
         try:
-            value, Jr, _ = fd_jacobian(f, x, (), {}, METHODS["central"], step, lb,
-                                       ub, vectorized, False, True, "central") \
-                if not args and not kwargs else \
-                fd_jacobian(_bind(f, args, kwargs), x, (), {}, METHODS["central"],
-                            step, lb, ub, vectorized, False, True, "central")
-        except ValueError:   # no stencil fits between the bounds at this step
-            return None, None
-        return (np.asarray(value, dtype=np.float64).reshape(m, 1),
-                np.asarray(Jr, dtype=np.float64).reshape(m, n))
-
-    f0, Jr = central(np.ascontiguousarray(h))
-    if Jr is None:
-        suspects = np.arange(n)   # cannot locate: every column is suspect
-        entry = None
-    else:
+            value, Jr, _ = fd_jacobian(g, x, (), {}, METHODS["central"],
+                                       np.ascontiguousarray(h), lb, ub, vectorized,
+                                       False, True, "central")
+        except ValueError:
+            return None
+        f0 = np.asarray(value, dtype=np.float64).reshape(m)
+        Jr = np.asarray(Jr, dtype=np.float64).reshape(m, n)
         with np.errstate(invalid="ignore", divide="ignore"):
             err = np.abs(Jm - Jr)
             row = np.max(np.maximum(np.abs(Jm), np.abs(Jr)), axis=1, keepdims=True)
-            tol = RTOL * row + NOISE * EPS * _magnitude((f0[:, 0],), (1.0,))[:, None] \
-                / h.reshape(1, n)
+            tol = (RTOL * row + NOISE * EPS * _magnitude((f0,), (1.0,))[:, None]
+                   / h.reshape(1, n))
             bad = err > tol
             if np.any(bad):
-                _, Jr2 = central(np.ascontiguousarray(2 * h))
-                if Jr2 is not None:
-                    tol = tol + NOISE * np.abs(Jr2 - Jr) / 3.0
+                wide = compare_wide(h)
+                if wide is not None:
+                    tol = tol + NOISE * np.abs(wide - Jr) / 3.0
                     bad = err > tol
-            # where real differences are not finite the column cannot be checked
-            unknown = ~np.all(np.isfinite(Jr), axis=0)
-        suspects = np.flatnonzero(np.any(bad, axis=0))
+        return bad, ~np.all(np.isfinite(Jr), axis=0), err, tol, Jr
+
+    def compare_wide(h):
+        try:
+            return np.asarray(fd_jacobian(g, x, (), {}, METHODS["central"],
+                                          np.ascontiguousarray(2 * h), lb, ub,
+                                          vectorized, False, False, "central")[1],
+                              dtype=np.float64).reshape(m, n)
+        except ValueError:   # 2h does not fit within the bounds: rounding only
+            return None
+
+    got = compare(RSTEP * np.maximum(1.0, ax))
+    entry = None
+    if got is None:
+        suspects = np.arange(n)   # cannot locate: every column is suspect
+    else:
+        bad, unknown, err, tol, Jr = got
+        cols = np.any(bad, axis=0)
+        small = cols & (ax > 0) & (ax < 1)
+        if np.any(small):
+            rel = compare(RSTEP * np.where(small, ax, np.maximum(1.0, ax)))
+            if rel is not None:
+                cleared = small & ~np.any(rel[0], axis=0) & ~rel[1]
+                cols &= ~cleared
+                bad &= ~cleared[None, :]
+        suspects = np.flatnonzero(cols)
         if suspects.size == 0:
+            # where real differences are not finite the column cannot be checked
             suspects = np.flatnonzero(unknown)
             if suspects.size == 0:
                 return
-            entry = None
         else:
-            ratio = np.where(bad, err / np.where(tol > 0, tol, 1.0), 0.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = np.where(bad, err / np.where(tol > 0, tol, 1.0), 0.0)
             i, j = np.unravel_index(int(np.nanargmax(ratio)), ratio.shape)
             entry = (int(i), int(j))
     xshape = x.shape
