@@ -113,6 +113,32 @@ def test_warning_filters_are_left_alone():
         assert warnings.filters == inner
 
 
+def test_threads():
+    """The guard keeps no state between calls, and its failure path leaves the
+    warning filters as they were when several threads take it at once."""
+    from concurrent.futures import ThreadPoolExecutor
+    good = lambda x: np.stack([np.sin(x[0]) * x[1], np.exp(x[2])])  # noqa: E731
+    exact = np.array([[np.cos(X[0]) * X[1], np.sin(X[0]), 0.0], [0.0, 0.0, np.exp(X[2])]])
+    before = list(warnings.filters)
+
+    def one(k):
+        if k % 2:
+            with pytest.raises(NonAnalyticError, match=r"columns x\[0\], x\[1\]"):
+                dfd.grad(_buffer, method="complex")(X)
+            return None
+        return dfd.jacobian(good, method="complex")(X)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+        inner = list(warnings.filters)
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(one, range(40)))
+        assert warnings.filters == inner
+    assert warnings.filters == before
+    for J in results[::2]:
+        np.testing.assert_allclose(J, exact, rtol=1e-14)
+
+
 def test_scalar_and_nd_x():
     with pytest.raises(NonAnalyticError, match=r"real differences in x: d f / d x is 1 "):
         dfd.grad(lambda x: x * x + np.abs(x), method="complex")(0.5)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -570,11 +571,17 @@ def _bind(f, args, kwargs):
     return lambda x: f(x, *args, **kwargs)
 
 
+# catch_warnings swaps the process-wide filter list: two threads inside it at
+# once can leave one's filter installed for good.  dualfd's own calls take
+# turns (the failure path only); other code's catch_warnings cannot be helped.
+_WARNINGS_LOCK = threading.Lock()
+
+
 def _warning_note(f, z, args, kwargs):
     """Whether f, called at complex z, discards imaginary parts with NumPy's
     ComplexWarning: a sentence quoting it and where, or ''.  Only on the
     failure path (catch_warnings is not thread-safe)."""
-    with warnings.catch_warnings(record=True) as caught:
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", np.exceptions.ComplexWarning)
         try:
             f(z, *args, **kwargs)
