@@ -407,7 +407,7 @@ def _as_real(r, shape, vectorized):
     case inline, the rest (checks and messages) through _RealCalls._real."""
     if type(r) is np.ndarray and r.dtype == np.float64 and r.shape == shape:
         return r
-    if type(r) is float and shape == ():
+    if (type(r) is float or type(r) is np.float64) and shape == ():
         return np.float64(r)
     probe = _RealCalls.__new__(_RealCalls)
     probe.vectorized = vectorized
