@@ -468,7 +468,11 @@ def _fd_jvp(opts, f, x0, v, lb, ub, args, kwargs):
             raise TypeError("method='complex' needs f to carry complex numbers "
                             f"through, but f returned {a.dtype} for a complex x")
         value = a.real.copy() if a.ndim else float(a.real)
-        return value, a.imag / t
+        d = a.imag / t
+        # non-analytic f (abs, .real, ...) gives a wrong complex step silently
+        from ._complex_guard import check_jvp
+        check_jvp(f, x0, v, args, kwargs, d, t * v, lb, ub)
+        return value, d
 
     r0, a0 = call(x0.copy(), "x")
     if vmax == 0.0:

@@ -18,6 +18,8 @@ import reprlib
 
 import numpy as np
 
+from . import _complex_guard
+
 cnp.import_array()
 
 # Releasing the GIL costs ~0.1 us; only worth it for loops this long.
@@ -338,6 +340,15 @@ cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
     cdef _Outputs out = _Outputs.__new__(_Outputs)
     out.f, out.args, out.kwargs, out.check_finite = f, args, kwargs, check_finite
     out.xshape, out.h, out.st, out.fshape, out.m = xshape, hp, stp, None, -1
+    if method == DFD_COMPLEX:
+        # non-analytic f (abs, .real, ...) gives a wrong complex step silently
+        if vectorized:
+            res = _vectorized(out, x, hp, stp, method, want_value)
+        else:
+            res = _loop(out, x, hp, stp, method, want_value)
+        _complex_guard.check_jacobian(f, x, args, kwargs, res[1], res[2], lb, ub,
+                                      vectorized)
+        return res
     if vectorized:
         return _vectorized(out, x, hp, stp, method, want_value)
     return _loop(out, x, hp, stp, method, want_value)
