@@ -8,7 +8,7 @@ import operator
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, reject, settings, strategies as st
 
 import dualfd as dfd
 from dualfd import Dual
@@ -528,7 +528,10 @@ def test_random_compositions_match_complex_step(prog, x):
         return vals[-1] + 0.0 * x
     x0 = np.array(x)
     Jd = dfd.jacobian(f, method="dual")(x0)
-    Jc = complex_jacobian(f, x0)
+    try:
+        Jc = complex_jacobian(f, x0)
+    except dfd.NonAnalyticError:
+        reject()        # x0 on a kink (np.where's condition tied): no reference there
     np.testing.assert_allclose(Jd, Jc, rtol=1e-12, atol=1e-12)
 
 

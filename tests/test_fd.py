@@ -118,7 +118,9 @@ def test_default_step_rule_and_exactness(method, rstep):
 def test_complex_step_is_pure_imaginary_1e20():
     rec = Recorder(lambda x: np.sum(x ** 2))
     dfd.grad(rec, method="complex")(np.array([3.0, -2.0]))
-    assert all(np.iscomplexobj(p) for p in rec.points)
+    # the complex points come first; then the guard's two real points (along w)
+    assert all(np.iscomplexobj(p) for p in rec.points[:2])
+    assert not any(np.iscomplexobj(p) for p in rec.points[2:])
     np.testing.assert_array_equal(rec.points[0], [3.0 + 1e-20j, -2.0])
     np.testing.assert_array_equal(rec.points[1], [3.0, -2.0 + 1e-20j])
 
@@ -262,7 +264,8 @@ def test_args_and_kwargs_reach_f():
 # --- evaluation counts -------------------------------------------------------
 
 @pytest.mark.parametrize("method,count,with_value", [
-    ("forward", 4, 4), ("backward", 4, 4), ("central", 6, 7), ("complex", 3, 4)])
+    ("forward", 4, 4), ("backward", 4, 4), ("central", 6, 7),
+    ("complex", 5, 6)])      # n complex calls + the guard's 2 real ones (+ f(x))
 def test_evaluation_counts(method, count, with_value):
     rec = Recorder(lambda x: np.sum(x ** 2))
     x = np.array([1.0, 2.0, 3.0])
@@ -274,7 +277,8 @@ def test_evaluation_counts(method, count, with_value):
     assert v == 14.0
     vrec = Recorder(lambda X: np.sum(X ** 2, axis=0))
     dfd.value_and_grad(vrec, method=method, vectorized=True)(x)
-    assert len(vrec.points) == 1  # every point, f(x) included, in one call
+    # every point, f(x) included, in one call; the complex guard's real points in one more
+    assert len(vrec.points) == (2 if method == "complex" else 1)
 
 
 # --- jvp ---------------------------------------------------------------------

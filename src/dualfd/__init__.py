@@ -10,6 +10,8 @@ from ._api import AutoWarning, grad, jacobian, value_and_grad, jvp
 from ._dual import Dual
 from ._check import check_grad, GradCheck
 from ._hessian import hessian
+from ._complex_guard import NonAnalyticError
 
 __all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "Dual",
-           "check_grad", "GradCheck", "hessian", "AutoWarning"]
+           "check_grad", "GradCheck", "hessian", "AutoWarning",
+           "NonAnalyticError"]
