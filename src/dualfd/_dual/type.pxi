@@ -33,29 +33,20 @@ cdef class Dual:
 
     Notes
     -----
-    Arithmetic operators (``+ - * / ** @``, unary ``-``, ``abs``, in-place forms),
-    comparisons (on values, returning plain bools), indexing and assignment,
-    NumPy ufuncs (`supported_ufuncs`) and functions (`supported_functions`) propagate
-    tangents in C.  Anything else raises TypeError rather than drop a derivative:
-    ``float(d)``, ``np.asarray(d)``, ``math.sin(d)`` and unsupported NumPy functions.
-    A zero tangent entry stays zero where a derivative is infinite (sqrt, log, abs,
-    norm at 0).
-
-    Supported ufuncs (``Dual.supported_ufuncs()``): add, subtract, multiply, divide,
-    power, negative, positive, square, sqrt, cbrt, reciprocal, exp, exp2, expm1, log,
-    log2, log10, log1p, sin, cos, tan, arcsin, arccos, arctan, arctan2, sinh, cosh,
-    tanh, arcsinh, arccosh, arctanh, absolute, fabs, sign, hypot, maximum, minimum,
-    fmax, fmin, floor, ceil, trunc, rint (zero derivative), deg2rad, rad2deg, matmul;
-    comparisons, isfinite, isnan, isinf, signbit (plain bools, on values).  Methods:
-    ``add.reduce`` (sum), ``multiply.reduce`` (prod), ``maximum.reduce``,
-    ``minimum.reduce``, ``add.accumulate`` (cumsum); ``out=`` must be a Dual.
-
-    Supported functions (``Dual.supported_functions()``): sum, mean, prod, max, min,
-    cumsum, diff (with ``axis=``, ``keepdims=`` where NumPy has them), dot, matmul,
-    inner, outer, concatenate, stack, hstack, vstack, where, clip, reshape, ravel,
-    transpose, squeeze, expand_dims, broadcast_to, copy, real, imag, zeros_like,
-    ones_like, empty_like, full_like (Duals with zero tangent), linalg.norm (ord None,
-    2, 1, inf, 'fro'), linalg.solve, linalg.inv, linalg.det.
+    Arithmetic operators (``+ - * / ** % // @``, unary ``-``, ``abs``, in-place
+    forms), comparisons (on values, returning plain bools), indexing and assignment,
+    NumPy ufuncs (``Dual.supported_ufuncs()``), ufunc methods (``add.reduce``,
+    ``multiply.reduce``, ``maximum.reduce``, ``minimum.reduce``, ``add.accumulate``)
+    and NumPy functions (``Dual.supported_functions()``, one file per family in
+    ``dualfd/_dual/``) propagate tangents.  ndarray methods that are NumPy functions
+    (``d.var()``, ``d.take()`` ...) dispatch to them.  Basic indexing, reshape (where
+    NumPy gives a view), ``.T`` and iteration return views: writes reach the base.
+    ``np.asarray(d)`` is an object array of 0-d Duals (``d.dtype`` is object), through
+    which NumPy's object loops carry derivatives.  Anything that would drop a
+    derivative raises TypeError: ``float(d)``, ``math.sin(d)``, ``np.asarray(d,
+    dtype=float)``, storing a Dual into a float array, unsupported functions.  Integer
+    and bool conversions are allowed (derivative 0).  A zero tangent entry stays zero
+    where a derivative is infinite (sqrt, log at 0); abs and norm take 0 at 0.
 
     Examples
     --------
@@ -340,6 +331,22 @@ cdef class Dual:
         if mod is not None:
             return NotImplemented
         return _power(other, self)
+
+    # % and // through their ufuncs (remainder's rule, floor_divide's zero derivative)
+    def __mod__(self, other):
+        return np.remainder(self, other)
+
+    def __rmod__(self, other):
+        return np.remainder(other, self)
+
+    def __imod__(self, other):
+        return _inplace(self, np.remainder(self, other))
+
+    def __floordiv__(self, other):
+        return np.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return np.floor_divide(other, self)
 
     def __matmul__(self, other):
         return _matmul(self, other)
