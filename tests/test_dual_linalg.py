@@ -189,14 +189,20 @@ PRODUCTS = [
     ("matrix_power-neg", lambda a: np.linalg.matrix_power(a, -2), [sq(3, 3)]),
     ("matrix_power-1", lambda a: np.linalg.matrix_power(a, 1), [r(2, 2)]),
     ("polyval", lambda p, x: np.polyval(p, x), [r(4), r(2, 3)]),
+    ("linalg.matmul", lambda a, b: np.linalg.matmul(a, b), [r(2, 3), r(2, 3, 4)]),
+    ("linalg.tensordot", lambda a, b: np.linalg.tensordot(a, b, axes=1), [r(2, 3), r(3, 4)]),
+    ("linalg.outer", lambda a, b: np.linalg.outer(a, b), [r(2), r(3)]),
+    ("linalg.cross", lambda a, b: np.linalg.cross(a, b, axis=0), [r(3, 2), r(3, 1)]),
+    ("vecdot", lambda a, b: np.linalg.vecdot(a, b), [r(2, 3), r(3)]),
+    ("vecdot-axis0", lambda a, b: np.linalg.vecdot(a, b, axis=0), [r(3, 2), r(3, 1)]),
     ("polyval-0d-x", lambda p, x: np.polyval(p, x), [r(3), r()]),
     ("polyval-1-coef", lambda p, x: np.polyval(p, x), [r(1), r(3)]),
 ]
 
 
 def _method(name):
-    # np.vdot conjugates its first argument: not analytic, so no complex step
-    return "fd" if name.startswith("vdot") else "cs"
+    # np.vdot and vecdot conjugate their first argument: not analytic, no complex step
+    return "fd" if name.startswith(("vdot", "vecdot")) else "cs"
 
 
 @pytest.mark.parametrize("k", [1, 3, 129])
@@ -422,6 +428,11 @@ LINALG_FD = [
     ("pinv-rcond", lambda a: np.linalg.pinv(a, rcond=1e-10), [r(3, 2)]),
     ("pinv-low-rank", lambda x: np.linalg.pinv(x.T @ x), [r(2, 3)]),
     ("pinv-low-rank-wide", lambda x, y: np.linalg.pinv(x @ y), [r(4, 2), r(2, 5)]),
+    ("qr-tall", lambda a: np.linalg.qr(a), [r(4, 3)]),
+    ("qr-wide", lambda a: np.linalg.qr(a), [r(2, 4)]),
+    ("qr-batched", lambda a: np.linalg.qr(a), [r(2, 3, 3)]),
+    ("qr-r", lambda a: np.linalg.qr(a, mode="r"), [r(4, 3)]),
+    ("qr-complete-wide", lambda a: np.linalg.qr(a, mode="complete"), [r(2, 3)]),
     ("lstsq-vec", lambda a, b: np.linalg.lstsq(a, b)[0], [r(5, 2), r(5)]),
     ("lstsq-mat", lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0], [r(5, 3), r(5, 2)]),
     ("lstsq-square", lambda a, b: np.linalg.lstsq(a, b)[0], [sq(3, 3), r(3)]),
@@ -548,6 +559,16 @@ def test_matrix_function_errors():
         np.linalg.lstsq(Dual(np.outer(r(4), r(2)), r(4, 2, 1)), r(4))
     with pytest.raises(ValueError, match="cholesky: 1-dimensional"):
         np.linalg.cholesky(one)
+    with pytest.raises(ValueError, match="mode='reduced' and 'r'"):
+        np.linalg.qr(Dual(r(3, 2), r(3, 2, 1)), mode="complete")
+    with pytest.raises(ValueError, match="mode='reduced' and 'r'"):
+        np.linalg.qr(Dual(r(3, 2), r(3, 2, 1)), mode="raw")
+    with pytest.raises(ValueError, match="qr: the leading min"):
+        np.linalg.qr(Dual(np.ones((3, 2)), r(3, 2, 1)))
+    with pytest.raises(ValueError, match="linalg.outer: both inputs must be 1-dim"):
+        np.linalg.outer(Dual(r(2, 2), r(2, 2, 1)), r(2))
+    with pytest.raises(ValueError, match="linalg.cross: both inputs must be 3-dim"):
+        np.linalg.cross(Dual(r(2), r(2, 1)), r(2))
     with pytest.raises(np.linalg.LinAlgError):          # NumPy's own: not positive definite
         np.linalg.cholesky(Dual(-np.eye(2), r(2, 2, 1)))
 
@@ -602,6 +623,21 @@ def test_matrix_norms(ord, keepdims):
             else graded(3, 2, 4)
         check(lambda x: np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims), [X],
               strided="step")
+
+
+def test_array_api_norms():
+    X = graded(2, 3, 2)
+    check(lambda x: np.linalg.vector_norm(x), [X])
+    check(lambda x: np.linalg.vector_norm(x, axis=(0, 2), ord=3, keepdims=True), [X])
+    check(lambda x: np.linalg.vector_norm(x, axis=1, ord=np.inf), [X], strided="neg")
+    check(lambda x: np.linalg.vector_norm(x, keepdims=True, ord=1), [X])
+    check(lambda x: np.linalg.matrix_norm(x, ord="nuc", keepdims=True),
+          [spectral((2,), 3, 4)])
+    check(lambda x: np.linalg.matrix_norm(x), [X], k=129)
+
+
+def test_matrix_rank_is_computed_on_values():
+    assert np.linalg.matrix_rank(Dual(np.ones((3, 3)), r(3, 3, 2))) == 1
 
 
 def test_norm_of_everything_and_zero_count():
@@ -676,5 +712,6 @@ def test_new_functions_are_published():
     for name in ("einsum", "tensordot", "kron", "cross", "polyval", "interp", "vdot",
                  "linalg.slogdet", "linalg.cholesky", "linalg.eigh", "linalg.eigvalsh",
                  "linalg.lstsq", "linalg.pinv", "linalg.svd", "linalg.multi_dot",
-                 "linalg.matrix_power"):
+                 "linalg.matrix_power", "linalg.qr", "linalg.vector_norm",
+                 "linalg.matrix_norm", "linalg.vecdot"):
         assert name in fs, name

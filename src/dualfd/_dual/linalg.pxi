@@ -766,6 +766,99 @@ def _norm(x, ord=None, axis=None, keepdims=False):
     return _from_arrays(value, t, d.k)
 
 
+# --- NumPy 2's array-API spellings in numpy.linalg ---------------------------------------
+
+def _linalg_matmul(x1, x2, /):
+    return _mm(x1, x2)
+
+def _linalg_tensordot(x1, x2, /, *, axes=2):
+    return _tensordot(x1, x2, axes)
+
+def _linalg_outer(x1, x2, /):
+    if len(_shape_of(x1)) != 1 or len(_shape_of(x2)) != 1:
+        raise ValueError("numpy.linalg.outer: both inputs must be 1-dimensional")
+    return _outer(x1, x2)
+
+def _linalg_cross(x1, x2, /, *, axis=-1):
+    if _shape_of(x1)[axis] != 3 or _shape_of(x2)[axis] != 3:
+        raise ValueError("numpy.linalg.cross: both inputs must be 3-dimensional "
+                         "vectors along axis")
+    return _cross(x1, x2, axis=axis)
+
+def _vecdot(x1, x2, /, *, axis=-1):
+    k = _common_k((x1, x2))
+    V1, T1 = _vt(x1, k)
+    V2, T2 = _vt(x2, k)
+    value = np.linalg.vecdot(V1, V2, axis=axis)           # NumPy validates
+    shape = np.broadcast_shapes(V1.shape, V2.shape)
+    ax = operator.index(axis) % len(shape)
+    A = np.moveaxis(np.broadcast_to(V1, shape), ax, -1)
+    B = np.moveaxis(np.broadcast_to(V2, shape), ax, -1)
+    # d sum(a b) = sum(da b + a db) along the axis (real inputs: no conjugation)
+    t = (np.einsum("...i,...iz->...z", B,
+                   np.moveaxis(np.broadcast_to(T1, shape + (k,)), ax, -2))
+         + np.einsum("...i,...iz->...z", A,
+                     np.moveaxis(np.broadcast_to(T2, shape + (k,)), ax, -2)))
+    return _from_arrays(value, t, k)
+
+def _matrix_norm(x, /, *, keepdims=False, ord="fro"):
+    return _norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
+
+def _vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+    d = _as_dual(_lift(x))
+    nd = d.ndim
+    ax = _axes(axis, nd)
+    # as NumPy does: the normed axes moved last and merged, then one vector norm
+    rest = tuple(i for i in range(nd) if i not in ax)
+    t = _transpose(d, rest + ax).reshape(tuple(d.shape[i] for i in rest) + (-1,))
+    r = _norm(t, ord=ord, axis=-1)
+    if keepdims:
+        r = r.reshape(tuple(1 if i in ax else d.shape[i] for i in range(nd)))
+    return r
+
+def _matrix_rank(A, tol=None, hermitian=False, *, rtol=None):
+    # an integer: computed on the values
+    return np.linalg.matrix_rank(_values(_lift(A)), tol=tol, hermitian=hermitian,
+                                 rtol=rtol)
+
+def _qr(a, mode="reduced"):
+    d = _as_dual(a)
+    A, TA = _kmat(d, "qr")
+    m, n = A.shape[-2:]
+    if mode not in ("reduced", "r") and not (mode == "complete" and m <= n):
+        raise ValueError(f"numpy.linalg.qr of a Dual supports mode='reduced' and 'r' "
+                         f"(and 'complete' when m <= n); got mode={mode!r}: the extra "
+                         "columns of a complete Q are not unique")
+    Q, R = np.linalg.qr(A)
+    p = min(m, n)
+    Rp = R[..., :, :p]                                   # square, upper triangular
+    if np.any(np.abs(np.diagonal(Rp, axis1=-2, axis2=-1))
+              <= 8 * max(m, n) * _EPS * np.max(np.abs(Rp), axis=(-2, -1),
+                                               initial=0.0)[..., None]):
+        raise ValueError("numpy.linalg.qr: the leading min(m, n) columns are linearly "
+                         "dependent; the factors have no derivative there")
+    # With A = [X Y], X = Q Rp (m x p): C = Q^T dX Rp^-1, Omega = L - L^T with L the
+    # strict lower triangle of C; then dRp = (C - Omega) Rp,
+    # dQ = dX Rp^-1 - Q (C - Omega), dRy = dQ^T Y + Q^T dY (Walter, Lehmann & Lamour
+    # 2012, "On evaluating higher-order derivatives of the QR decomposition ...").
+    Qk = Q[..., None, :, :]
+    dX = TA[..., :, :p]
+    Rinv = np.linalg.inv(Rp)[..., None, :, :]
+    dXR = dX @ Rinv
+    C = _mT(Qk) @ dXR
+    L = np.tril(C, -1)
+    U = C - (L - _mT(L))
+    dR = U @ Rp[..., None, :, :]
+    dQ = dXR - Qk @ U
+    if n > p:
+        dRy = _mT(dQ) @ A[..., None, :, p:] + _mT(Qk) @ TA[..., :, p:]
+        dR = np.concatenate([dR, dRy], axis=-1)
+    Rd = _from_arrays(R, _kt(dR), d.k)
+    if mode == "r":
+        return Rd
+    return type(np.linalg.qr(np.eye(1)))(_from_arrays(Q, _kt(dQ), d.k), Rd)
+
+
 _FUNCTIONS.update({
     np.dot: _dot, np.inner: _inner, np.outer: _outer, np.vdot: _vdot,
     np.tensordot: _tensordot, np.kron: _kron, np.cross: _cross, np.einsum: _einsum,
@@ -776,5 +869,11 @@ _FUNCTIONS.update({
     np.linalg.eigh: _eigh, np.linalg.eigvalsh: _eigvalsh, np.linalg.svd: _svd,
     np.linalg.pinv: _pinv, np.linalg.lstsq: _lstsq,
 })
-if hasattr(np.linalg, "svdvals"):
-    _FUNCTIONS[np.linalg.svdvals] = _svdvals
+_FUNCTIONS[np.linalg.qr] = _qr
+_FUNCTIONS[np.linalg.matrix_rank] = _matrix_rank
+for _name, _impl in (("svdvals", _svdvals), ("matmul", _linalg_matmul),
+                     ("tensordot", _linalg_tensordot), ("outer", _linalg_outer),
+                     ("cross", _linalg_cross), ("vecdot", _vecdot),
+                     ("matrix_norm", _matrix_norm), ("vector_norm", _vector_norm)):
+    if hasattr(np.linalg, _name):           # NumPy >= 2.0
+        _FUNCTIONS[getattr(np.linalg, _name)] = _impl
