@@ -482,6 +482,60 @@ def test_eigh_against_central_differences(shape, uplo, k):
     check(f, [A], k=k, ref=_aligned(f, {1: V0}))
 
 
+def real_spectrum(*shape):
+    """Non-symmetric matrices (stacks) with eigenvalues 1, 2, 3, ... (real, distinct)
+    and well-conditioned eigenvectors: S diag(1..n) S^-1, cond(S) = 2."""
+    n = shape[-1]
+    Q1 = np.linalg.qr(RNG.standard_normal(shape))[0]
+    Q2 = np.linalg.qr(RNG.standard_normal(shape))[0]
+    S = (Q1 * np.linspace(1.0, 2.0, n)[..., None, :]) @ Q2
+    return (S * np.arange(1.0, n + 1)[..., None, :]) @ np.linalg.inv(S)
+
+
+def _eig_like(f, A0):
+    """f (eig or eigvals) with LAPACK's order of the eigenvalues at A0 kept under
+    perturbation (geev's order is not sorted), vectors signed like at A0."""
+    w0 = np.linalg.eigvals(A0) if f is np.linalg.eigvals else np.linalg.eig(A0)[0]
+    inv0 = np.argsort(np.argsort(w0, axis=-1), axis=-1)
+    V0 = None if f is np.linalg.eigvals else np.linalg.eig(A0)[1]
+
+    def g(A):
+        out = f(A)
+        w = out if f is np.linalg.eigvals else out[0]
+        p = np.take_along_axis(np.argsort(w, axis=-1), inv0, axis=-1)
+        w = np.take_along_axis(w, p, axis=-1)
+        if V0 is None:
+            return w
+        V = np.take_along_axis(out[1], p[..., None, :], axis=-1)
+        return w, V * np.sign(np.sum(V * V0, axis=-2, keepdims=True))
+    return g
+
+
+@pytest.mark.parametrize("k", [1, 3, 129])
+@pytest.mark.parametrize("shape", [(3, 3), (2, 1, 4, 4)])
+def test_eig_with_real_eigenvalues(shape, k):
+    A = real_spectrum(*shape)
+    check(np.linalg.eig, [A], k=k, ref=_eig_like(np.linalg.eig, A))
+    check(np.linalg.eigvals, [A], k=k, strided="neg", ref=_eig_like(np.linalg.eigvals, A))
+    # the tangents of the eigenvalues, against the analytic dw_i = (V^-1 dA V)_ii
+    t = r(*shape, 2)
+    V0 = np.linalg.eig(A)[1]
+    w = np.linalg.eig(Dual(A, t))[0]
+    np.testing.assert_allclose(
+        w.tangent, np.einsum("...ij,...jkz,...ki->...iz", np.linalg.inv(V0), t, V0),
+        rtol=1e-10, atol=1e-12)
+
+
+def test_eig_errors():
+    rot = np.array([[0.0, -1.0], [1.0, 0.0]])
+    with pytest.raises(ValueError, match="eig: the matrix has complex eigenvalues"):
+        np.linalg.eig(Dual(rot, r(2, 2, 1)))
+    with pytest.raises(ValueError, match="eigvals: the matrix has complex eigenvalues"):
+        np.linalg.eigvals(Dual(rot, r(2, 2, 1)))
+    with pytest.raises(ValueError, match="eig: repeated eigenvalues"):
+        np.linalg.eig(Dual(np.eye(2), r(2, 2, 1)))
+
+
 @pytest.mark.parametrize("k", [1, 3, 129])
 @pytest.mark.parametrize("shape", [(4, 3), (3, 4), (3, 3), (2, 2, 3), (2, 4, 2)])
 def test_svd_against_central_differences(shape, k):
@@ -713,7 +767,7 @@ def test_new_functions_are_published():
                  "linalg.slogdet", "linalg.cholesky", "linalg.eigh", "linalg.eigvalsh",
                  "linalg.lstsq", "linalg.pinv", "linalg.svd", "linalg.multi_dot",
                  "linalg.matrix_power", "linalg.qr", "linalg.vector_norm",
-                 "linalg.matrix_norm", "linalg.vecdot"):
+                 "linalg.matrix_norm", "linalg.vecdot", "linalg.eig", "linalg.eigvals"):
         assert name in fs, name
 
 

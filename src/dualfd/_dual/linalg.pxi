@@ -766,6 +766,49 @@ def _norm(x, ord=None, axis=None, keepdims=False):
     return _from_arrays(value, t, d.k)
 
 
+cdef tuple _eig_parts(Dual d, str name):
+    """w, V, dw (..., k, n), dV (..., k, n, n) of a real matrix with real distinct
+    eigenvalues: P = V^-1 dA V, dw = diag(P), dV = V (F o P) with F_ij = 1/(w_j - w_i)
+    off the diagonal, then each column's component along itself removed so that it
+    stays of unit norm as NumPy returns it (Giles 2008, 3.1; the normalization as in
+    autograd's eig)."""
+    A, TA = _kmat(d, name)
+    w, V = np.linalg.eig(A)
+    if np.iscomplexobj(w):
+        raise ValueError(f"numpy.linalg.{name}: the matrix has complex eigenvalues; a "
+                         "Dual is real, so only matrices with real eigenvalues are "
+                         "supported")
+    _require_distinct(np.sort(w, axis=-1), name, "eigenvalues")
+    Vk = V[..., None, :, :]
+    P = np.linalg.solve(Vk, TA @ Vk)
+    dw = np.diagonal(P, axis1=-2, axis2=-1)
+    with np.errstate(divide="ignore"):
+        F = 1.0 / (w[..., None, :] - w[..., :, None])
+    n = w.shape[-1]
+    F[..., np.arange(n), np.arange(n)] = 0.0
+    dV = Vk @ (F[..., None, :, :] * P)
+    dV = dV - Vk * np.sum(Vk * dV, axis=-2, keepdims=True)
+    return w, V, dw, dV
+
+def _eig(a):
+    d = _as_dual(a)
+    w, V, dw, dV = _eig_parts(d, "eig")
+    return type(np.linalg.eig(np.eye(1)))(_from_arrays(w, np.moveaxis(dw, -2, -1), d.k),
+                                         _from_arrays(V, _kt(dV), d.k))
+
+def _eigvals(a):
+    d = _as_dual(a)
+    w, V, dw, dV = _eig_parts(d, "eigvals")
+    value = np.linalg.eigvals(d.value)
+    # eigvals may order (or round) its values unlike eig: pair them by sorting (they
+    # are real and distinct)
+    ie, iv = np.argsort(w, axis=-1), np.argsort(value, axis=-1)
+    dw = np.moveaxis(dw, -2, -1)                               # (..., n, k)
+    t = np.empty_like(dw)
+    np.put_along_axis(t, iv[..., None], np.take_along_axis(dw, ie[..., None], -2), -2)
+    return _from_arrays(value, t, d.k)
+
+
 # --- NumPy 2's array-API spellings in numpy.linalg ---------------------------------------
 
 def _linalg_matmul(x1, x2, /):
@@ -870,6 +913,8 @@ _FUNCTIONS.update({
     np.linalg.pinv: _pinv, np.linalg.lstsq: _lstsq,
 })
 _FUNCTIONS[np.linalg.qr] = _qr
+_FUNCTIONS[np.linalg.eig] = _eig
+_FUNCTIONS[np.linalg.eigvals] = _eigvals
 _FUNCTIONS[np.linalg.matrix_rank] = _matrix_rank
 for _name, _impl in (("svdvals", _svdvals), ("matmul", _linalg_matmul),
                      ("tensordot", _linalg_tensordot), ("outer", _linalg_outer),
