@@ -30,10 +30,11 @@ cdef object _mT(X):
 
 
 cdef object _kmat(Dual d, str name):
-    """d's value (..., m, n) and tangent as (..., k, m, n); TypeError below 2-D."""
+    """d's value (..., m, n) and tangent as (..., k, m, n); LinAlgError (a ValueError,
+    as NumPy raises) below 2-D."""
     if d.ndim < 2:
-        raise ValueError(f"numpy.linalg.{name}: {d.ndim}-dimensional array given; the "
-                         "input must be at least two-dimensional")
+        raise np.linalg.LinAlgError(f"numpy.linalg.{name}: {d.ndim}-dimensional array "
+                                    "given; the input must be at least two-dimensional")
     return _view(d, False, False), _tk(_view(d, True, False))
 
 
@@ -362,9 +363,9 @@ def _interp(x, xp, fp, left=None, right=None, period=None):
             kink |= (ia == n - 1) & (rval != F[-1])
             if np.any(kink):
                 raise ValueError(
-                    f"numpy.interp: x = {float(np.asarray(X)[at][kink][0])!r} is a breakpoint "
-                    "of xp where the slopes on both sides differ: the derivative by x "
-                    "does not exist there; evaluate off the breakpoints")
+                    f"numpy.interp: x = {float(np.asarray(X)[at][kink][0])!r} is a "
+                    "breakpoint of xp where the slopes on both sides differ: the "
+                    "derivative by x does not exist there; evaluate off the breakpoints")
         slope = np.where(inside, slopes[j], 0.0)
         if np.any(at):
             slope = np.where(at, ext[np.minimum(i, n - 1) + 1], slope)
@@ -379,8 +380,8 @@ def _solve(a, b):
     A, TA = _vt(a, k)
     B, TB = _vt(b, k)
     if A.ndim < 2:
-        raise ValueError(f"numpy.linalg.solve: {A.ndim}-dimensional array given; a "
-                         "must be at least two-dimensional")
+        raise np.linalg.LinAlgError(f"numpy.linalg.solve: {A.ndim}-dimensional array "
+                                    "given; a must be at least two-dimensional")
     X = np.linalg.solve(A, B)
     # A dX = dB - dA X (NumPy 2: b is a vector only when 1-D, else a stack of
     # matrices); one solve with the k directions as extra columns.
@@ -417,8 +418,8 @@ cdef object _adjugate(A):
 def _det(a):
     d = _as_dual(a)
     if d.ndim < 2:
-        raise ValueError(f"numpy.linalg.det: {d.ndim}-dimensional array given; the "
-                         "input must be at least two-dimensional")
+        raise np.linalg.LinAlgError(f"numpy.linalg.det: {d.ndim}-dimensional array "
+                                    "given; the input must be at least two-dimensional")
     A = d.value
     y = np.linalg.det(A)
     if A.shape[-1] == 0 or d.size == 0:
@@ -431,8 +432,8 @@ def _det(a):
 def _slogdet(a):
     d = _as_dual(a)
     if d.ndim < 2:
-        raise ValueError(f"numpy.linalg.slogdet: {d.ndim}-dimensional array given; the "
-                         "input must be at least two-dimensional")
+        raise np.linalg.LinAlgError(f"numpy.linalg.slogdet: {d.ndim}-dimensional array "
+                                    "given; the input must be at least two-dimensional")
     A = d.value
     res = np.linalg.slogdet(A)
     if np.any(res[0] == 0):
