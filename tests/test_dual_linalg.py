@@ -358,6 +358,11 @@ LINALG_CS = [
     ("solve-mat", lambda a, b: np.linalg.solve(a, b), [sq(3, 3), r(3, 2)]),
     ("solve-batched", lambda a, b: np.linalg.solve(a, b), [sq(2, 3, 3), r(2, 3, 2)]),
     ("solve-batched-vec", lambda a, b: np.linalg.solve(a, b), [sq(2, 3, 3), r(3)]),
+    ("tensorinv", lambda a: np.linalg.tensorinv(a), [sq(6, 6).reshape(2, 3, 6)]),
+    ("tensorinv-ind1", lambda a: np.linalg.tensorinv(a, ind=1), [sq(6, 6).reshape(6, 2, 3)]),
+    ("tensorsolve", lambda a, b: np.linalg.tensorsolve(a, b), [sq(6, 6).reshape(2, 3, 6), r(2, 3)]),
+    ("tensorsolve-axes", lambda a, b: np.linalg.tensorsolve(a, b, axes=(0,)),
+     [sq(6, 6).T.reshape(6, 2, 3), r(2, 3)]),
     ("solve-bcast", lambda a, b: np.linalg.solve(a, b), [sq(3, 3), r(2, 3, 4)]),
 ]
 
@@ -769,7 +774,8 @@ def test_new_functions_are_published():
                  "linalg.slogdet", "linalg.cholesky", "linalg.eigh", "linalg.eigvalsh",
                  "linalg.lstsq", "linalg.pinv", "linalg.svd", "linalg.multi_dot",
                  "linalg.matrix_power", "linalg.qr", "linalg.vector_norm",
-                 "linalg.matrix_norm", "linalg.vecdot", "linalg.eig", "linalg.eigvals"):
+                 "linalg.matrix_norm", "linalg.vecdot", "linalg.eig", "linalg.eigvals",
+                 "linalg.tensorinv", "linalg.tensorsolve"):
         assert name in fs, name
 
 

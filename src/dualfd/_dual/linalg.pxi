@@ -810,6 +810,37 @@ def _eigvals(a):
     return _from_arrays(value, t, d.k)
 
 
+def _tensorinv(a, ind=2):
+    d = _as_dual(a)
+    Y = np.linalg.tensorinv(d.value, ind)                  # NumPy validates
+    ind = operator.index(ind)
+    M = int(np.prod(d.shape[:ind]))
+    # the matrix inverse of a reshaped to (M, N): dY = -Y dA Y there
+    A2 = d.value.reshape(M, -1)
+    Yi = np.linalg.inv(A2)
+    T2 = np.moveaxis(d.tangent.reshape(A2.shape + (d.k,)), -1, 0)
+    TY = np.moveaxis(-(Yi @ T2 @ Yi), 0, -1)
+    return _from_arrays(Y, TY.reshape(Y.shape + (d.k,)), d.k)
+
+def _tensorsolve(a, b, axes=None):
+    k = _common_k((a, b))
+    A, TA = _vt(a, k)
+    B, TB = _vt(b, k)
+    X = np.linalg.tensorsolve(A, B, axes)                  # NumPy validates
+    if axes is not None:
+        # as NumPy: the listed axes of a moved to the end (the tangent axis stays last)
+        order = [i for i in range(A.ndim) if i not in [j % A.ndim for j in axes]]
+        order += [j % A.ndim for j in axes]
+        A, TA = A.transpose(order), TA.transpose(order + [A.ndim])
+    M, N = B.size, X.size
+    A2 = A.reshape(M, N)
+    # A2 dx = db - dA2 x, all directions as columns
+    rhs = (np.broadcast_to(TB, B.shape + (k,)).reshape(M, k)
+           - np.einsum("mnz,n->mz", np.broadcast_to(TA, A.shape + (k,)).reshape(M, N, k),
+                       X.ravel()))
+    return _from_arrays(X, np.linalg.solve(A2, rhs).reshape(X.shape + (k,)), k)
+
+
 # --- NumPy 2's array-API spellings in numpy.linalg ---------------------------------------
 
 def _linalg_matmul(x1, x2, /):
@@ -914,6 +945,8 @@ _FUNCTIONS.update({
     np.linalg.pinv: _pinv, np.linalg.lstsq: _lstsq,
 })
 _FUNCTIONS[np.linalg.qr] = _qr
+_FUNCTIONS[np.linalg.tensorinv] = _tensorinv
+_FUNCTIONS[np.linalg.tensorsolve] = _tensorsolve
 _FUNCTIONS[np.linalg.eig] = _eig
 _FUNCTIONS[np.linalg.eigvals] = _eigvals
 _FUNCTIONS[np.linalg.matrix_rank] = _matrix_rank
