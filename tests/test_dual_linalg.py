@@ -118,6 +118,15 @@ def graded(*shape):
     return mag * RNG.choice([-1.0, 1.0], shape)
 
 
+def diagdom(*shape):
+    """3 on the leading diagonal plus noise: LAPACK's Householder pivots stay far from
+    0, where NumPy's QR flips the signs of rows of R (a jump, not a derivative)."""
+    a = 0.5 * RNG.standard_normal(shape)
+    p = min(shape[-2:])
+    a[..., np.arange(p), np.arange(p)] += 3.0
+    return a
+
+
 def sq(*shape):
     return 3.0 * np.eye(shape[-1]) + 0.5 * RNG.standard_normal(shape)
 
@@ -423,9 +432,9 @@ LINALG_FD = [
     ("cholesky-upper", lambda a: np.linalg.cholesky(a, upper=True), [spd(3, 3)]),
     ("cholesky-batched", lambda a: np.linalg.cholesky(a), [spd(2, 3, 3)]),
     ("cholesky-sym", lambda a: np.linalg.cholesky(_sym(a)), [spd(3, 3)]),
-    ("eigvalsh", lambda a: np.linalg.eigvalsh(a), [spd(4, 4)]),
-    ("eigvalsh-U", lambda a: np.linalg.eigvalsh(a, UPLO="U"), [spd(4, 4)]),
-    ("eigvalsh-batched", lambda a: np.linalg.eigvalsh(a), [spd(2, 3, 3)]),
+    ("eigvalsh", lambda a: np.linalg.eigvalsh(a), [separated(4, 4)]),
+    ("eigvalsh-U", lambda a: np.linalg.eigvalsh(a, UPLO="U"), [separated(4, 4)]),
+    ("eigvalsh-batched", lambda a: np.linalg.eigvalsh(a), [separated(2, 3, 3)]),
     ("svd-s", lambda a: np.linalg.svd(a, compute_uv=False), [r(4, 3)]),
     ("svd-s-wide-batched", lambda a: np.linalg.svd(a, compute_uv=False), [r(2, 2, 3)]),
     ("pinv-tall", lambda a: np.linalg.pinv(a), [r(4, 2)]),
@@ -435,11 +444,11 @@ LINALG_FD = [
     ("pinv-rcond", lambda a: np.linalg.pinv(a, rcond=1e-10), [r(3, 2)]),
     ("pinv-low-rank", lambda x: np.linalg.pinv(x.T @ x), [r(2, 3)]),
     ("pinv-low-rank-wide", lambda x, y: np.linalg.pinv(x @ y), [r(4, 2), r(2, 5)]),
-    ("qr-tall", lambda a: np.linalg.qr(a), [r(4, 3)]),
-    ("qr-wide", lambda a: np.linalg.qr(a), [r(2, 4)]),
-    ("qr-batched", lambda a: np.linalg.qr(a), [r(2, 3, 3)]),
-    ("qr-r", lambda a: np.linalg.qr(a, mode="r"), [r(4, 3)]),
-    ("qr-complete-wide", lambda a: np.linalg.qr(a, mode="complete"), [r(2, 3)]),
+    ("qr-tall", lambda a: np.linalg.qr(a), [diagdom(4, 3)]),
+    ("qr-wide", lambda a: np.linalg.qr(a), [diagdom(2, 4)]),
+    ("qr-batched", lambda a: np.linalg.qr(a), [diagdom(2, 3, 3)]),
+    ("qr-r", lambda a: np.linalg.qr(a, mode="r"), [diagdom(4, 3)]),
+    ("qr-complete-wide", lambda a: np.linalg.qr(a, mode="complete"), [diagdom(2, 3)]),
     ("lstsq-vec", lambda a, b: np.linalg.lstsq(a, b)[0], [r(5, 2), r(5)]),
     ("lstsq-mat", lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0], [r(5, 3), r(5, 2)]),
     ("lstsq-square", lambda a, b: np.linalg.lstsq(a, b)[0], [sq(3, 3), r(3)]),
@@ -697,6 +706,40 @@ def test_array_api_norms():
     check(lambda x: np.linalg.matrix_norm(x), [X], k=129)
 
 
+@pytest.mark.parametrize("p", [None, 2, -2, "fro", "nuc"], ids=str)
+def test_cond(p):
+    check(lambda a: np.linalg.cond(a, p), [spectral((), 3, 3)])
+    B = spectral((2,), 3, 3 if p in ("fro", "nuc") else 4)   # stacks; non-square: SVD
+    check(lambda a: np.linalg.cond(a, p), [B], strided="neg")
+
+
+@pytest.mark.parametrize("p", [1, -1, np.inf, -np.inf], ids=str)
+def test_cond_induced_against_analytic(p):
+    """cond = ||A|| ||B||, B = inv(A): d cond = d||A|| ||B|| + ||A|| d||B||, dB = -B dA B,
+    d||M|| = sum of sign(M) dM over the selected column (1) or row (inf)."""
+    def dnorm(M, dM):
+        ax = 0 if p in (1, -1) else 1
+        sums = np.abs(M).sum(axis=ax)
+        j = np.argmax(sums) if p > 0 else np.argmin(sums)
+        sel = (slice(None), j) if ax == 0 else (j, slice(None))
+        return np.sum(np.sign(M[sel]) * dM[sel])
+    A = np.diag([2.0, 4.0, 8.0]) + 0.3 * graded(3, 3)
+    B = np.linalg.inv(A)
+    t = r(3, 3, 4)
+    d = np.linalg.cond(Dual(A, t), p)
+    want = [dnorm(A, t[..., z]) * np.linalg.norm(B, p)
+            + np.linalg.norm(A, p) * dnorm(B, -B @ t[..., z] @ B) for z in range(4)]
+    assert d.value == np.linalg.cond(A, p)
+    np.testing.assert_allclose(d.tangent, want, rtol=1e-12)
+
+
+def test_cond_errors():
+    with pytest.raises(ValueError, match="cond: a zero singular value"):
+        np.linalg.cond(Dual(np.diag([1.0, 0.0]), r(2, 2, 1)))
+    with pytest.raises(ValueError, match="cond: the largest or smallest singular value"):
+        np.linalg.cond(Dual(np.diag([2.0, 2.0, 1.0]), r(3, 3, 1)))
+
+
 def test_matrix_rank_is_computed_on_values():
     assert np.linalg.matrix_rank(Dual(np.ones((3, 3)), r(3, 3, 2))) == 1
 
@@ -775,7 +818,7 @@ def test_new_functions_are_published():
                  "linalg.lstsq", "linalg.pinv", "linalg.svd", "linalg.multi_dot",
                  "linalg.matrix_power", "linalg.qr", "linalg.vector_norm",
                  "linalg.matrix_norm", "linalg.vecdot", "linalg.eig", "linalg.eigvals",
-                 "linalg.tensorinv", "linalg.tensorsolve"):
+                 "linalg.tensorinv", "linalg.tensorsolve", "linalg.cond"):
         assert name in fs, name
 
 

@@ -841,6 +841,35 @@ def _tensorsolve(a, b, axes=None):
     return _from_arrays(X, np.linalg.solve(A2, rhs).reshape(X.shape + (k,)), k)
 
 
+def _cond(x, p=None):
+    d = _as_dual(_lift(x))
+    value = np.linalg.cond(d.value, p)                    # NumPy validates
+    if p is None or p == 2 or p == -2:
+        # s_1 / s_n (p = -2: s_n / s_1) with ds_i = u_i^T dA v_i, which needs s_1 and
+        # s_n simple and s_n > 0
+        A, TA = _kmat(d, "cond")
+        U, s, Vh = np.linalg.svd(A, full_matrices=False)
+        r = s.shape[-1]
+        tol = 8 * max(A.shape[-2:]) * _EPS * s[..., 0]
+        if np.any(s[..., -1] <= tol):
+            raise ValueError("numpy.linalg.cond: a zero singular value; the condition "
+                             "number is infinite and has no derivative")
+        if r > 1 and (np.any(s[..., 0] - s[..., 1] <= tol)
+                      or np.any(s[..., -2] - s[..., -1] <= tol)):
+            raise ValueError("numpy.linalg.cond: the largest or smallest singular value "
+                             "is repeated; no derivative there")
+        def ds(i):
+            return np.einsum("...m,...zmn,...n->...z", U[..., :, i], TA, Vh[..., i, :])
+        s1, sn = s[..., 0, None], s[..., -1, None]
+        t = (ds(0) * sn - s1 * ds(-1)) / sn ** 2
+        if p == -2:
+            t = -t * (sn / s1) ** 2
+        return _from_arrays(value, t, d.k)
+    # the other orders: ||A|| ||A^-1|| as NumPy computes it, through the Dual rules
+    return _binary(B_MULTIPLY, _norm(d, p, axis=(-2, -1)),
+                   _norm(_inv(d), p, axis=(-2, -1)))
+
+
 # --- NumPy 2's array-API spellings in numpy.linalg ---------------------------------------
 
 def _linalg_matmul(x1, x2, /):
@@ -945,6 +974,7 @@ _FUNCTIONS.update({
     np.linalg.pinv: _pinv, np.linalg.lstsq: _lstsq,
 })
 _FUNCTIONS[np.linalg.qr] = _qr
+_FUNCTIONS[np.linalg.cond] = _cond
 _FUNCTIONS[np.linalg.tensorinv] = _tensorinv
 _FUNCTIONS[np.linalg.tensorsolve] = _tensorsolve
 _FUNCTIONS[np.linalg.eig] = _eig
