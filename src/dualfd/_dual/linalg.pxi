@@ -736,6 +736,12 @@ cdef object _matrix_norm_grad(A, ord):
     raise ValueError("Invalid norm order for matrices.")
 
 def _norm(x, ord=None, axis=None, keepdims=False):
+    """Every ord NumPy accepts.  The value is NumPy's; the tangent is <G, dx> with G
+    the gradient, computed on the values.  At kinks, convex norms (ord >= 1, 'fro',
+    'nuc', 2; vectors and matrices) use a subgradient: sign(0) = 0, the first of
+    tied maxima, 0 at x = 0, U V^T and u_1 v_1^T of the computed SVD.  Non-convex
+    ones (0 < ord < 1, negative ord, -inf, matrix -1/-2/-inf) raise ValueError at
+    theirs; ord=0 (a count) has derivative 0."""
     d = _as_dual(_lift(x))
     V, T = _view(d, False, False), _view(d, True, False)
     value = np.linalg.norm(V, ord=ord, axis=axis, keepdims=keepdims)   # validates
