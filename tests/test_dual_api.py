@@ -376,8 +376,8 @@ def test_unsupported_numpy_raises_naming_it():
         np.median(d)
     with pytest.raises(TypeError, match=r"numpy\.floor_divide.*method='central'"):
         np.floor_divide(d, 2.0)
-    with pytest.raises(TypeError, match="matrix_power"):
-        np.linalg.matrix_power(d.reshape(1, 2).T @ d.reshape(1, 2), 2)
+    with pytest.raises(TypeError, match=r"numpy\.fft\.fft"):
+        np.fft.fft(d)
     with pytest.raises(TypeError, match="does not support out="):
         np.sum(d, out=np.zeros(()))
 
@@ -619,8 +619,7 @@ def test_batched_matmul():
     check(lambda x: v @ x, A)
     check(lambda x: x @ B[:, 0], A)
     check(lambda b: A @ b, B)
-    with pytest.raises(TypeError, match="matmul"):
-        np.dot(seed(A), B)
+    check(lambda x: np.dot(x, B), A)            # N-d dot, as NumPy defines it
 
 
 def test_setitem_of_a_list_holding_duals():
