@@ -62,6 +62,9 @@ RTOL = 1e-6
 # Safety factor on the estimated rounding (eps |f| / step per value) and
 # truncation errors, as in dualfd._check.
 NOISE = 10.0
+# False only in benchmarks/complex_guard.py, to time the complex step without its
+# guard; not an option: an unchecked complex step can be silently wrong.
+ENABLED = True
 # Largest number of columns a message lists.
 _SHOW = 8
 
@@ -343,21 +346,18 @@ def _longer_agrees(calls, J, x, w, t, lb, ub, turn):
     return False
 
 
-def check_jacobian(f, x, args, kwargs, J, fshape, lb, ub, vectorized):
+def check_jacobian(f, x, args, kwargs, J, fshape, lb, ub, vectorized, seed=None):
     """Raise NonAnalyticError unless the complex-step Jacobian J (shape
     fshape + x.shape) of f at x agrees with real differences along one
-    direction; x, lb, ub are C-contiguous float64 (lb, ub None or x's size)."""
+    direction; x, lb, ub are C-contiguous float64 (lb, ub None or x's size).
+    seed: the values of the first test (dualfd._fd._guard_central, the common
+    case in C), which failed, as a _RealCalls cache."""
     n = x.size
     if n == 0 or J.size == 0:
         return
     Jm = J.reshape(J.size // n, n)
     xf = x.reshape(-1)
     w = _direction(n) * np.maximum(1.0, np.abs(xf))
-    seed = None
-    if lb is None:
-        seed = _central_agrees(f, args, kwargs, Jm, xf, x.shape, fshape, w, vectorized)
-        if seed is True:
-            return
     calls = _RealCalls(f, x, args, kwargs, fshape, vectorized, lb, ub)
     calls.along(w)
     if seed is not None:
@@ -369,42 +369,11 @@ def check_jacobian(f, x, args, kwargs, J, fshape, lb, ub, vectorized):
     _locate_and_raise(f, x, args, kwargs, Jm, fshape, lb, ub, vectorized)
 
 
-def _central_agrees(f, args, kwargs, J, x, xshape, fshape, w, vectorized):
-    """The common case written out, ~15 us faster than the general path: the
-    first test of _agrees for the central stencil at RSTEP without bounds.
-    Returns True, or f's values as a _RealCalls cache for the general path."""
-    t = RSTEP
-    tw = t * w
-    xp, xm = x + tw, x - tw
-    m = J.shape[0]
-    with np.errstate(all="ignore"):   # f's warnings at dualfd's probe points
-        if vectorized:
-            X = np.empty((x.size, 2))
-            X[:, 0], X[:, 1] = xp, xm
-            F = _as_real(f(X.reshape(xshape + (2,)), *args, **kwargs), fshape + (2,),
-                         True).reshape(m, 2)
-            fp, fm = F[:, 0], F[:, 1]
-        else:
-            fp = _as_real(f(xp.reshape(xshape), *args, **kwargs), fshape,
-                          False).reshape(m)
-            fm = _as_real(f(xm.reshape(xshape), *args, **kwargs), fshape,
-                          False).reshape(m)
-    # in units of 2t; the actual steps, so rounding in x +- t w is no error
-    delta = xp - xm
-    r = np.abs((fp - fm) - J @ delta)
-    # rounding as in _magnitude: for the central stencil the largest |f|
-    top = max(np.abs(fp).max(initial=0.0), np.abs(fm).max(initial=0.0))
-    tol = RTOL * (np.abs(J) @ np.abs(delta)) + (2 * NOISE * EPS) * top
-    # non-finite values fail the comparison and go to the general path
-    if (r <= tol).all():
-        return True
-    return {t: (fp if np.isfinite(fp).all() else None, xp),
-            -t: (fm if np.isfinite(fm).all() else None, xm)}
-
-
 def _as_real(r, shape, vectorized):
     """f's value at a real point as float64 of the given shape: the common
-    case inline, the rest (checks and messages) through _RealCalls._real."""
+    case inline, the rest (checks and messages) through _RealCalls._real.
+    (The first test itself, central along w without bounds, runs in C:
+    dualfd._fd._guard_central, which hands its values on as `seed`.)"""
     if type(r) is np.ndarray and r.dtype == np.float64 and r.shape == shape:
         return r
     if (type(r) is float or type(r) is np.float64) and shape == ():
