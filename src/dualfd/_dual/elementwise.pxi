@@ -293,11 +293,8 @@ def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     r = _from_arrays(value, tangent, d.k)
     if copy:
         return r
-    if d is not x:
-        raise TypeError("nan_to_num(copy=False) needs a Dual to write into; got "
-                        f"{type(x).__name__}: pass copy=True")
-    x[...] = r
-    return x
+    d[...] = r            # NumPy dispatches here only for x a Dual: write into it
+    return d
 
 
 # ufunc -> (kind, rule index): 1 unary rule, 2 binary rule, 5 power (binary rule with

@@ -37,12 +37,11 @@ cdef int _register_special(special) except -1:
 cdef object _lookup_ufunc(ufunc):
     """The _UFUNCS entry of a ufunc that was not in it: registers scipy.special's ufuncs
     if SciPy is loaded (without importing it) and looks again; None if unsupported."""
-    if _special_done:
-        return None
-    special = _sys.modules.get("scipy.special")
-    if special is None:
-        return None
-    _register_special(special)
+    if not _special_done:
+        special = _sys.modules.get("scipy.special")
+        if special is None:
+            return None
+        _register_special(special)
     return _UFUNCS.get(ufunc)
 
 
