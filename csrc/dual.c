@@ -1,4 +1,5 @@
 /* Dual-number kernels expanded from rules.def by the C preprocessor. */
+#define _DEFAULT_SOURCE      /* glibc: declares lgamma_r */
 #include <float.h>
 #include "dual.h"
 
@@ -478,11 +479,17 @@ double dfd_sf_trigamma(double x)
 /* gammaln: libm's lgamma (log|Gamma|), whose derivative is digamma for every x; at the
  * poles lgamma = +inf and digamma's value there is the derivative (NaN at negative
  * integers, where the one-sided limits are +-inf).  lgamma writes the global signgam,
- * which no one reads here.  At -inf, SciPy's -inf (Gamma -> 0 between the poles), not
- * C's +inf. */
+ * a data race when kernels run in threads without the GIL: glibc's lgamma_r does not.
+ * At -inf, SciPy's -inf (Gamma -> 0 between the poles), not C's +inf. */
 static inline double dfd_v_gammaln(double x)
 {
-    return x == -INFINITY ? x : lgamma(x);
+    if (x == -INFINITY) return x;
+#ifdef __GLIBC__
+    int sign;
+    return lgamma_r(x, &sign);
+#else
+    return lgamma(x);
+#endif
 }
 
 /* xlogy(a, b) = a log b, 0 where a == 0 and b is not NaN (SciPy's convention: xlogy(0, b)

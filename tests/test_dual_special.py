@@ -518,3 +518,26 @@ def test_logsumexp_dual_weights_and_sign():
     assert sgn == s and np.isclose(y.value, v, rtol=1e-15)
     # d/db_i log|sum b e^a| = e^a_i / sum b e^a
     np.testing.assert_allclose(y.tangent, np.exp(a) / np.sum(b * np.exp(a)), rtol=1e-14)
+
+
+def test_polygamma01_helper_and_its_error():
+    x = np.array([0.25, 1.4616321449683622, 7.5, -2.5])
+    np.testing.assert_allclose(_core._polygamma01(0, x), special.digamma(x), rtol=1e-14)
+    np.testing.assert_allclose(_core._polygamma01(1, x), special.polygamma(1, x),
+                               rtol=1e-14)
+    with pytest.raises(ValueError, match="n must be 0 or 1; got 2"):
+        _core._polygamma01(2, x)
+
+
+def test_kernels_in_threads_agree():
+    """The rule kernels release the GIL on big inputs (gammaln uses glibc's lgamma_r,
+    not lgamma's global signgam): threads give what one thread gives."""
+    from concurrent.futures import ThreadPoolExecutor
+    x = np.linspace(-9.75, 30.0, 40000)
+    d = Dual(x, np.ones((x.size, 1)))
+    ref = [special.gammaln(d), special.digamma(d)]
+    with ThreadPoolExecutor(4) as ex:
+        outs = list(ex.map(lambda i: (special.gammaln(d), special.digamma(d)), range(8)))
+    for g, p in outs:
+        np.testing.assert_array_equal(g.value, ref[0].value)
+        np.testing.assert_array_equal(p.tangent, ref[1].tangent)

@@ -117,3 +117,23 @@ def _softmax(x, axis=None):
     ax = _axes(axis, np.ndim(X))
     T = s[..., None] * (TX - np.sum(s[..., None] * TX, axis=ax, keepdims=True))
     return _from_arrays(s, T, k)
+
+
+def _polygamma01(int n, x):
+    """digamma (n = 0) or trigamma (n = 1) of a float array by the C functions of
+    csrc/dual.c (the value and derivative of the digamma rule), for tests and timing."""
+    cdef cnp.ndarray a = np.ascontiguousarray(x, dtype=np.float64)
+    cdef cnp.ndarray out = np.empty_like(a)
+    cdef double *p = <double *>cnp.PyArray_DATA(a)
+    cdef double *q = <double *>cnp.PyArray_DATA(out)
+    cdef Py_ssize_t i, m = a.size
+    if n not in (0, 1):
+        raise ValueError(f"_polygamma01: n must be 0 or 1; got {n}")
+    with nogil:
+        if n == 0:
+            for i in range(m):
+                q[i] = dfd_sf_digamma(p[i])
+        else:
+            for i in range(m):
+                q[i] = dfd_sf_trigamma(p[i])
+    return out
