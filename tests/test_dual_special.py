@@ -541,3 +541,10 @@ def test_kernels_in_threads_agree():
     for g, p in outs:
         np.testing.assert_array_equal(g.value, ref[0].value)
         np.testing.assert_array_equal(p.tangent, ref[1].tangent)
+
+
+def test_dual_logsumexp_softmax_need_a_dual():
+    with pytest.raises(TypeError, match="neither a nor b is a Dual"):
+        _core._logsumexp(np.ones(2))
+    with pytest.raises(TypeError, match="x is not a Dual"):
+        _core._softmax(np.ones(2))

@@ -3,8 +3,9 @@
 #
 # SciPy is optional and never imported here: its ufuncs are registered in _UFUNCS the
 # first time a Dual meets a ufunc it does not know while scipy.special is loaded
-# (_lookup_ufunc, called by __array_ufunc__ on a miss), or at import of this module if
-# scipy.special was loaded first.  From then on they dispatch like NumPy's and are
+# (_lookup_ufunc, for __array_ufunc__ to call on a miss), or at import of this module
+# if scipy.special was loaded first.  Dual.supported_ufuncs() lists them from then on
+# (by their ufunc names: digamma is "psi").  From then on they dispatch like NumPy's and are
 # listed by Dual.supported_ufuncs().  Rules: expit, log_expit, logit, erf, erfc,
 # gammaln, digamma (= psi, the same ufunc), xlogy, xlog1py.
 
@@ -79,6 +80,9 @@ def _logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     from scipy.special import logsumexp
     a, b = _lift(a), _lift(b)
     k = _common_k((a, b))
+    if k < 0:
+        raise TypeError("_logsumexp: neither a nor b is a Dual; call "
+                        "scipy.special.logsumexp")
     A, TA = _vt(a, k)
     if b is None:
         B, TB = None, None
@@ -112,6 +116,8 @@ def _softmax(x, axis=None):
     from scipy.special import softmax
     x = _lift(x)
     k = _common_k((x,))
+    if k < 0:
+        raise TypeError("_softmax: x is not a Dual; call scipy.special.softmax")
     X, TX = _vt(x, k)
     s = softmax(X, axis=axis)
     ax = _axes(axis, np.ndim(X))
