@@ -25,7 +25,8 @@ cdef int B_DIVIDE = _BINARY_INDEX["divide"]
 cdef int B_POWER = _BINARY_INDEX["power"]
 cdef int B_MAXIMUM = _BINARY_INDEX["maximum"]
 cdef int B_MINIMUM = _BINARY_INDEX["minimum"]
-cdef int B_REMAINDER = _BINARY_INDEX["remainder"]
+cdef int B_REMAINDER = _BINARY_INDEX["remainder"]       # for % (type.pxi)
+cdef int B_FLOOR_DIVIDE = _BINARY_INDEX["floor_divide"] # for // (type.pxi)
 
 
 cdef object _rule_function(str name):
