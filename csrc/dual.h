@@ -60,8 +60,13 @@ typedef int (*dfd_binary_fn)(size_t n, size_t k,
                              const double *restrict b, size_t sb, const double *tb,
                              double *restrict y, double *restrict ty);
 
-typedef struct { const char *name; dfd_unary_fn fn; double lo, hi; } dfd_unary_rule;
-typedef struct { const char *name; dfd_binary_fn fn; double lo, hi; } dfd_binary_rule;
+/* module: where the function of that name lives, "numpy" or "scipy.special". */
+typedef struct {
+    const char *name, *module; dfd_unary_fn fn; double lo, hi;
+} dfd_unary_rule;
+typedef struct {
+    const char *name, *module; dfd_binary_fn fn; double lo, hi;
+} dfd_binary_rule;
 
 #define DFD_UNARY(name, value, deriv, lo, hi)                                        \
     int dfd_##name(size_t n, size_t k, const double *restrict x,                     \
@@ -80,6 +85,11 @@ extern const dfd_unary_rule dfd_unary_rules[];
 extern const size_t dfd_n_unary_rules;
 extern const dfd_binary_rule dfd_binary_rules[];
 extern const size_t dfd_n_binary_rules;
+
+/* Digamma psi(x) and trigamma psi'(x) on the whole real line (libm has neither);
+ * algorithms and accuracy in dual.c. */
+double dfd_sf_digamma(double x);
+double dfd_sf_trigamma(double x);
 
 /* y[i] = x[i * s] for i < n, value and tangent (k each) together; s may be negative. */
 void dfd_gather(size_t n, size_t k, const double *x, const double *tx, ptrdiff_t s,

@@ -12,10 +12,37 @@ import numpy as np
 import pytest
 
 from dualfd import Dual
-from dualfd._dual import DEFAULT_CHUNK, RULES
+from dualfd._dual import DEFAULT_CHUNK, RULES, _core
 
-UNARY = [r for r in RULES if r[1] == 1]
-BINARY = [r for r in RULES if r[1] == 2]
+try:
+    import scipy.special as special
+    _core._register_scipy_special()
+except ImportError:        # SciPy is optional: its rules are then not tested here
+    special = None
+
+
+def _resolve(rule):
+    """RULES names SciPy's ufuncs by a string ("scipy.special.erf"): the object."""
+    name, arity, f, lo, hi = rule
+    if isinstance(f, str):
+        f = getattr(special, name) if special is not None else None
+    return (name, arity, f, lo, hi)
+
+
+RESOLVED = [r for r in map(_resolve, RULES) if r[2] is not None]
+UNARY = [r for r in RESOLVED if r[1] == 1]
+BINARY = [r for r in RESOLVED if r[1] == 2]
+
+
+def _sinc_derivative(x):
+    with np.errstate(all="ignore"):
+        d = (np.cos(np.pi * x) - np.sinc(x)) / x
+    return np.where(x == 0, 0.0, d)
+
+
+def _expit(x):
+    return 1 / (1 + np.exp(-x))
+
 
 # Analytic derivatives, written independently of csrc/rules.def.
 ANALYTIC = {
@@ -53,6 +80,18 @@ ANALYTIC = {
     "rint": np.zeros_like,
     "deg2rad": lambda x: np.full_like(x, np.pi / 180),
     "rad2deg": lambda x: np.full_like(x, 180 / np.pi),
+    "radians": lambda x: np.full_like(x, np.pi / 180),
+    "degrees": lambda x: np.full_like(x, 180 / np.pi),
+    "conjugate": np.ones_like,
+    "sinc": _sinc_derivative,
+    "expit": lambda x: _expit(x) * _expit(-x),
+    "log_expit": lambda x: _expit(-x),
+    "logit": lambda p: 1 / (p * (1 - p)),
+    "erf": lambda x: 2 / np.sqrt(np.pi) * np.exp(-x * x),
+    "erfc": lambda x: -2 / np.sqrt(np.pi) * np.exp(-x * x),
+    # gammaln' = digamma and digamma' = trigamma: SciPy's own implementations
+    "gammaln": lambda x: special.digamma(x),
+    "digamma": lambda x: special.polygamma(1, x),
 }
 # (da, db) of the binary rules.
 ANALYTIC2 = {
@@ -67,11 +106,22 @@ ANALYTIC2 = {
     "minimum": lambda a, b: ((a <= b) * 1.0, (a > b) * 1.0),
     "fmax": lambda a, b: ((a >= b) * 1.0, (a < b) * 1.0),
     "fmin": lambda a, b: ((a <= b) * 1.0, (a > b) * 1.0),
+    "remainder": lambda a, b: (np.ones_like(a), -np.floor(a / b)),
+    "fmod": lambda a, b: (np.ones_like(a), -np.trunc(a / b)),
+    "floor_divide": lambda a, b: (np.zeros_like(a), np.zeros_like(b)),
+    "copysign": lambda a, b: (np.sign(a) * np.sign(b), np.zeros_like(b)),
+    "heaviside": lambda a, b: (np.zeros_like(a), (a == 0) * 1.0),
+    "logaddexp": lambda a, b: (_expit(a - b), _expit(b - a)),
+    "logaddexp2": lambda a, b: (2 ** a / (2 ** a + 2 ** b), 2 ** b / (2 ** a + 2 ** b)),
+    "xlogy": lambda a, b: (np.log(b), a / b),
+    "xlog1py": lambda a, b: (np.log1p(b), a / (1 + b)),
 }
 # Not holomorphic (or no complex loop in NumPy): central differences instead.
 NO_COMPLEX_STEP = {"absolute", "fabs", "sign", "floor", "ceil", "trunc", "rint", "cbrt",
                    "deg2rad", "rad2deg", "arctan2", "hypot", "maximum", "minimum",
-                   "fmax", "fmin"}
+                   "fmax", "fmin", "radians", "degrees", "conjugate", "remainder", "fmod",
+                   "floor_divide", "copysign", "heaviside", "logaddexp", "logaddexp2",
+                   "expit", "log_expit", "logit", "gammaln"}
 KS = [1, 3, DEFAULT_CHUNK, DEFAULT_CHUNK + 1]
 
 
@@ -101,12 +151,22 @@ def tol(name):
     return 1e-6 if name in NO_COMPLEX_STEP else 1e-13
 
 
-def test_the_table_names_numpy_ufuncs():
+def test_the_table_names_numpy_and_scipy_functions():
     assert len(UNARY) >= 30 and len(BINARY) >= 10
     for name, arity, ufunc, lo, hi in RULES:
-        assert ufunc is getattr(np, name) and ufunc.nin == arity and lo < hi
-        assert ufunc.__name__ in Dual.supported_ufuncs()
+        assert lo < hi
         assert name in (ANALYTIC if arity == 1 else ANALYTIC2), f"no analytic test: {name}"
+        if isinstance(ufunc, str):
+            assert ufunc == f"scipy.special.{name}"
+            if special is not None:
+                u = getattr(special, name)
+                assert isinstance(u, np.ufunc) and u.nin == arity
+                assert u.__name__ in Dual.supported_ufuncs()
+        elif isinstance(ufunc, np.ufunc):
+            assert ufunc is getattr(np, name) and ufunc.nin == arity
+            assert ufunc.__name__ in Dual.supported_ufuncs()
+        else:                      # a NumPy function with a rule (sinc)
+            assert ufunc is getattr(np, name) and name in Dual.supported_functions()
 
 
 @pytest.mark.parametrize("k", KS)
@@ -153,7 +213,7 @@ def test_binary_rule(rule, k):
                                    err_msg=f"{msg}, Dual operand: {which}")
 
 
-@pytest.mark.parametrize("rule", RULES, ids=lambda r: r[0])
+@pytest.mark.parametrize("rule", RESOLVED, ids=lambda r: r[0])
 @pytest.mark.parametrize("shape", [(), (0,), (3, 0), (2, 3)], ids=str)
 def test_shapes_0d_empty(rule, shape):
     name, arity, ufunc, lo, hi = rule
@@ -167,7 +227,7 @@ def test_shapes_0d_empty(rule, shape):
     np.testing.assert_allclose(y.value, ufunc(*vals), rtol=1e-14, atol=1e-15)
 
 
-@pytest.mark.parametrize("rule", RULES, ids=lambda r: r[0])
+@pytest.mark.parametrize("rule", RESOLVED, ids=lambda r: r[0])
 def test_strided_and_transposed_inputs(rule):
     """A Dual built from non-contiguous arrays, and non-contiguous constant operands,
     give what contiguous copies give."""

@@ -37,16 +37,20 @@ cdef extern from "dual.h" nogil:
                                   const double *tb, double *y, double *ty)
     ctypedef struct dfd_unary_rule:
         const char *name
+        const char *module
         dfd_unary_fn fn
         double lo, hi
     ctypedef struct dfd_binary_rule:
         const char *name
+        const char *module
         dfd_binary_fn fn
         double lo, hi
     const dfd_unary_rule dfd_unary_rules[]
     const size_t dfd_n_unary_rules
     const dfd_binary_rule dfd_binary_rules[]
     const size_t dfd_n_binary_rules
+    double dfd_sf_digamma(double x)
+    double dfd_sf_trigamma(double x)
     void dfd_gather(size_t n, size_t k, const double *x, const double *tx, ptrdiff_t s,
                     double *y, double *ty)
     void dfd_seed(size_t n, size_t k, size_t c0, double *t)

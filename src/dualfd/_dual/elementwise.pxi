@@ -4,16 +4,20 @@
 
 cdef dict _UNARY_INDEX = {}
 cdef dict _BINARY_INDEX = {}
+cdef dict _RULE_MODULE = {}        # rule name -> "numpy" or "scipy.special"
 for _i in range(dfd_n_unary_rules):
     _UNARY_INDEX[dfd_unary_rules[_i].name.decode()] = _i
+    _RULE_MODULE[dfd_unary_rules[_i].name.decode()] = dfd_unary_rules[_i].module.decode()
 for _i in range(dfd_n_binary_rules):
     _BINARY_INDEX[dfd_binary_rules[_i].name.decode()] = _i
+    _RULE_MODULE[dfd_binary_rules[_i].name.decode()] = dfd_binary_rules[_i].module.decode()
 
 cdef int U_NEGATIVE = _UNARY_INDEX["negative"]
 cdef int U_POSITIVE = _UNARY_INDEX["positive"]
 cdef int U_SQUARE = _UNARY_INDEX["square"]
 cdef int U_ABSOLUTE = _UNARY_INDEX["absolute"]
 cdef int U_SQRT = _UNARY_INDEX["sqrt"]
+cdef int U_SINC = _UNARY_INDEX["sinc"]
 cdef int B_ADD = _BINARY_INDEX["add"]
 cdef int B_SUBTRACT = _BINARY_INDEX["subtract"]
 cdef int B_MULTIPLY = _BINARY_INDEX["multiply"]
@@ -21,14 +25,27 @@ cdef int B_DIVIDE = _BINARY_INDEX["divide"]
 cdef int B_POWER = _BINARY_INDEX["power"]
 cdef int B_MAXIMUM = _BINARY_INDEX["maximum"]
 cdef int B_MINIMUM = _BINARY_INDEX["minimum"]
+cdef int B_REMAINDER = _BINARY_INDEX["remainder"]       # for % (type.pxi)
+cdef int B_FLOOR_DIVIDE = _BINARY_INDEX["floor_divide"] # for // (type.pxi)
 
-#: The derivative rules as data: ``(name, arity, ufunc, lo, hi)`` per line of
-#: csrc/rules.def, ``[lo, hi]`` being the domain the tests sample.
+
+cdef object _rule_function(str name):
+    """What RULES names as a rule's function: the NumPy object (a ufunc, or a function
+    such as np.sinc), or for a scipy.special ufunc its dotted name as a string --
+    SciPy is optional and not imported here (special.pxi resolves it on demand)."""
+    module = _RULE_MODULE[name]
+    return getattr(np, name) if module == "numpy" else f"{module}.{name}"
+
+
+#: The derivative rules as data: ``(name, arity, function, lo, hi)`` per line of
+#: csrc/rules.def, ``[lo, hi]`` being the domain the tests sample.  ``function`` is the
+#: NumPy ufunc (or function: np.sinc) of that name, or the string
+#: ``"scipy.special.<name>"`` for the rules of SciPy's ufuncs.
 RULES = tuple(
-    [(dfd_unary_rules[i].name.decode(), 1, getattr(np, dfd_unary_rules[i].name.decode()),
+    [(dfd_unary_rules[i].name.decode(), 1, _rule_function(dfd_unary_rules[i].name.decode()),
       dfd_unary_rules[i].lo, dfd_unary_rules[i].hi) for i in range(dfd_n_unary_rules)]
     + [(dfd_binary_rules[i].name.decode(), 2,
-        getattr(np, dfd_binary_rules[i].name.decode()),
+        _rule_function(dfd_binary_rules[i].name.decode()),
         dfd_binary_rules[i].lo, dfd_binary_rules[i].hi)
        for i in range(dfd_n_binary_rules)])
 
@@ -230,12 +247,67 @@ def _clip(a, a_min=np._NoValue, a_max=np._NoValue, out=None, *, min=np._NoValue,
     return _copy(r) if r is a else r
 
 
+# Functions of the elementwise family that are not rules: piecewise-constant ones
+# (zero derivative: round, fix, angle) and pass-throughs (nan_to_num, real_if_close).
+
+def _sinc(x):
+    # np.sinc is a Python function in NumPy; its rule line is "sinc" in rules.def.
+    return _unary(U_SINC, _as_dual(_lift(x)))
+
+
+def _round(a, decimals=0, out=None):
+    _unsupported_args("round", out=out)
+    d = _as_dual(_lift(a))
+    # piecewise constant: derivative 0 wherever it exists (away from the rounding
+    # boundaries), the tangent is zero
+    return _from_arrays(np.round(_view(<Dual>d, False, False), decimals),
+                        np.zeros(d.shape + (d.k,)), d.k)
+
+
+def _fix(x, out=None):
+    _unsupported_args("fix", out=out)
+    d = _as_dual(_lift(x))
+    return _from_arrays(np.fix(_view(<Dual>d, False, False)), np.zeros(d.shape + (d.k,)),
+                        d.k)
+
+
+def _angle(z, deg=False):
+    # the angle of a real number is 0 or pi (180): piecewise constant in z
+    d = _as_dual(_lift(z))
+    return _from_arrays(np.angle(_view(<Dual>d, False, False), deg=deg),
+                        np.zeros(d.shape + (d.k,)), d.k)
+
+
+def _real_if_close(a, tol=100):
+    # NumPy returns a real input itself
+    return a
+
+
+def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """np.nan_to_num: finite values pass with their tangent; replaced ones (NaN, +-inf)
+    become constants, tangent 0.  copy=False writes into x, as NumPy does."""
+    d = _as_dual(_lift(x))
+    v = _view(<Dual>d, False, False)
+    finite = np.isfinite(v)
+    value = np.nan_to_num(v, copy=True, nan=nan, posinf=posinf, neginf=neginf)
+    tangent = np.where(finite[..., None], _view(<Dual>d, True, False), 0.0)
+    r = _from_arrays(value, tangent, d.k)
+    if copy:
+        return r
+    d[...] = r            # NumPy dispatches here only for x a Dual: write into it
+    return d
+
+
 # ufunc -> (kind, rule index): 1 unary rule, 2 binary rule, 5 power (binary rule with
 # special cases), 3 binary on values only (plain bools), 4 unary on values only.
+# NumPy rules only; the scipy.special ones are registered by special.pxi when SciPy is
+# there, and rules naming a NumPy function (sinc) go to _FUNCTIONS.
 for _name, _i in _UNARY_INDEX.items():
-    _UFUNCS[getattr(np, _name)] = (1, _i)
+    if _RULE_MODULE[_name] == "numpy" and isinstance(getattr(np, _name), np.ufunc):
+        _UFUNCS[getattr(np, _name)] = (1, _i)
 for _name, _i in _BINARY_INDEX.items():
-    _UFUNCS[getattr(np, _name)] = (2, _i)
+    if _RULE_MODULE[_name] == "numpy":
+        _UFUNCS[getattr(np, _name)] = (2, _i)
 _UFUNCS[np.power] = (5, B_POWER)
 _UFUNCS[np.matmul] = (6, 0)          # a gufunc in NumPy 2
 for _f in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal,
@@ -245,4 +317,7 @@ for _f in (np.isfinite, np.isnan, np.isinf, np.signbit):
     _UFUNCS[_f] = (4, 0)
 
 
-_FUNCTIONS.update({np.where: _where, np.clip: _clip})
+_FUNCTIONS.update({np.where: _where, np.clip: _clip, np.sinc: _sinc, np.round: _round,
+                   np.around: _round, np.fix: _fix, np.angle: _angle,
+                   np.real_if_close: _real_if_close, np.nan_to_num: _nan_to_num})
+_METHODS.update({"round": np.round, "conj": np.conjugate})
