@@ -50,5 +50,7 @@ def test_readme_python_blocks(capsys):
 
 def test_readme_counts_of_supported_functions():
     text = README.read_text()
-    assert f"{len(dualfd.Dual.supported_ufuncs())} ufuncs" in text
+    # NumPy's own ufuncs: scipy.special's join the list once SciPy is loaded
+    ufuncs = [n for n in dualfd.Dual.supported_ufuncs() if hasattr(np, n)]
+    assert f"{len(ufuncs)} NumPy ufuncs" in text
     assert f"{len(dualfd.Dual.supported_functions())} NumPy functions" in text

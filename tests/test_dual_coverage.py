@@ -156,13 +156,28 @@ def _object_result(d, k):
     return Dual(value, tangent.reshape(value.shape + (k,)))
 
 
+# Entries that cannot work, each with the reason; strict: one that starts to work fails
+# here until its line is removed.
+LIMITS = {
+    "special.logsumexp": "SciPy's logsumexp converts its input with xp.asarray (an "
+    "object array of 0-d Duals) and then takes any dtype that is not real floating "
+    "for complex (scipy/special/_logsumexp.py: xp.exp(xp.imag(a_max) * 1.0j)); SciPy "
+    "offers no dispatch to intercept. softmax works; method='auto' falls back.",
+}
+LIMITS["special.logsumexp-axis1-keepdims"] = LIMITS["special.logsumexp"]
+
+
+def _marks(eid):
+    return [pytest.mark.xfail(strict=True, reason=LIMITS[eid])] if eid in LIMITS else []
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
-@pytest.mark.parametrize("eid", list(ENTRIES))
+@pytest.mark.parametrize("eid", [pytest.param(e, marks=_marks(e)) for e in ENTRIES])
 def test_entry(eid, variant):
     _check(eid, variant)
 
 
-@pytest.mark.parametrize("eid", MIXED)
+@pytest.mark.parametrize("eid", [pytest.param(e, marks=_marks(e)) for e in MIXED])
 def test_entry_mixed_operands(eid):
     _check(eid, "mixed")
 

@@ -17,6 +17,7 @@ cdef dict _UFUNC_BY_NAME = {}    # built by _core.pyx once every file has regist
 
 
 def _supported_ufuncs():
+    _lookup_ufunc(None)       # scipy.special's, listed once SciPy is loaded
     return tuple(sorted(u.__name__ for u in _UFUNCS))
 
 

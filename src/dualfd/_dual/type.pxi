@@ -332,21 +332,21 @@ cdef class Dual:
             return NotImplemented
         return _power(other, self)
 
-    # % and // through their ufuncs (remainder's rule, floor_divide's zero derivative)
+    # % and //: remainder's rule, floor_divide's (a zero derivative)
     def __mod__(self, other):
-        return np.remainder(self, other)
+        return _binary(B_REMAINDER, self, other)
 
     def __rmod__(self, other):
-        return np.remainder(other, self)
+        return _binary(B_REMAINDER, other, self)
 
     def __imod__(self, other):
-        return _inplace(self, np.remainder(self, other))
+        return _inplace(self, _binary(B_REMAINDER, self, other))
 
     def __floordiv__(self, other):
-        return np.floor_divide(self, other)
+        return _binary(B_FLOOR_DIVIDE, self, other)
 
     def __rfloordiv__(self, other):
-        return np.floor_divide(other, self)
+        return _binary(B_FLOOR_DIVIDE, other, self)
 
     def __matmul__(self, other):
         return _matmul(self, other)
@@ -468,6 +468,8 @@ cdef class Dual:
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         entry = _UFUNCS.get(ufunc)
+        if entry is None:
+            entry = _lookup_ufunc(ufunc)        # scipy.special's, on first use
         if entry is None:
             raise TypeError(f"{_ufunc_name(ufunc)} is not supported for Dual "
                             f"arrays (see Dual.supported_ufuncs()); " + _FD_HINT)
