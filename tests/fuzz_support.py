@@ -91,6 +91,7 @@ def close(got, ref, tol, what):
 
 def _child(module, name, log, max_examples):
     from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import UnsatisfiedAssumption
 
     importlib.import_module(module)
     strategy, check, parts = GROUPS[name]
@@ -109,6 +110,9 @@ def _child(module, name, log, max_examples):
             emit(status="named", detail=str(e))
         except Wrong as e:
             emit(status="wrong", detail=str(e))
+        except UnsatisfiedAssumption:    # the case was rejected (assume)
+            emit(status="rejected")
+            raise
         except BaseException as e:   # an unexpected exception is a wrong answer too
             emit(status="wrong", detail="unexpected " + "".join(
                 traceback.format_exception_only(type(e), e)).strip()
@@ -166,6 +170,6 @@ def run_group(module, name, max_examples, timeout=600):
         shown = "\n".join(f"- {case}\n    {detail}" for _, case, detail in wrong[:5])
         pytest.fail(f"fuzz group {name!r}: {len(wrong)} of {len(cases)} cases wrong "
                     f"(shortest first):\n{shown}", pytrace=False)
-    counts = {s: sum(c[0] == s for c in cases) for s in ("ok", "named")}
+    counts = {s: sum(c[0] == s for c in cases) for s in ("ok", "named", "rejected")}
     counts["examples"] = len(cases)
     return counts
