@@ -28,15 +28,18 @@ fails.
 import operator
 import pickle
 
-import mpmath as mp
 import numpy as np
 import pytest
+
 from hypothesis import assume
 from hypothesis import strategies as st
 
 import fuzz_support as fz
 from dualfd import Dual
 from fuzz_support import Named, Wrong, expect_named
+
+mp = pytest.importorskip("mpmath", reason=
+                            "the Dual fuzz suite's reference is mpmath")
 
 MOD = "test_fuzz_dual"
 RTOL = 1e-13
