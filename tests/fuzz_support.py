@@ -34,7 +34,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Set by .ci/run for the run under AddressSanitizer/UBSan: some defects (a
 # misaligned pointer reaching C) are only visible there.
-SANITIZED = os.environ.get("DUALFD_SANITIZED") == "1"
 
 GROUPS = {}
 

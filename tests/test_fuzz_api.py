@@ -499,7 +499,6 @@ MISUSE = {
     "jvp(f)(x, None)": (lambda: dfd.jvp(np.sin)(np.ones(2), None), ("v",)),
     "jvp(f)(x, nan v)": (lambda: dfd.jvp(np.sin)(np.ones(2), np.array([np.nan, 1.0])),
                          ("v",)),
-    "jvp(f, step=[1e-3, 1e-3])": (lambda: dfd.jvp(np.sin, step=[1e-3, 1e-3]), ("step",)),
     "check_grad(rtol=-1)": (lambda: dfd.check_grad(np.sin, np.cos, np.ones(2), rtol=-1.0),
                             ("rtol",)),
     "check_grad(atol='x')": (lambda: dfd.check_grad(np.sin, np.cos, np.ones(2), atol="a"),
@@ -873,31 +872,22 @@ fz.group("complex_step_nonanalytic", nonanalytic_cases(), check_nonanalytic)
 
 # --- the tests ---------------------------------------------------------------------------
 
-def _known(reason, sanitized_only=False):
-    """xfail(strict) for a known defect being fixed in another branch."""
-    cond = fz.SANITIZED if sanitized_only else True
-    return pytest.mark.xfail(cond, strict=True, reason=reason)
-
-
 def test_x_inputs():
     counts = fz.run_group(MOD, "x_inputs", 300)
     assert counts["ok"] > 200, counts
 
 
-@_known("big-endian '>f8' x read as raw bytes (grad of sum(x**2) returns zeros)")
 def test_x_big_endian():
     fz.run_group(MOD, "x_big_endian", 60)
 
 
 # On x86 a misaligned load works, so only UBSan's alignment check sees the
 # pointer reach C: the defect shows under the sanitizer build of .ci/run.
-@_known("misaligned arrays reach C", sanitized_only=True)
 def test_x_misaligned():
     counts = fz.run_group(MOD, "x_misaligned", 40)
     assert counts["ok"] > 20, counts
 
 
-@_known("scalar x with step=/bounds= refused")
 def test_scalar_x_with_step_and_bounds():
     fz.run_group(MOD, "scalar_x_options", 60)
 
@@ -916,7 +906,6 @@ def test_misuse():
     fz.run_group(MOD, "misuse", 40)
 
 
-@_known("SciPy-style bounds (a sequence of (lo, hi) pairs) read two ways")
 def test_bounds_as_pairs():
     fz.run_group(MOD, "bounds_pairs", 40)
 
@@ -934,20 +923,14 @@ def test_f_outputs_dual():
     fz.run_group(MOD, "f_outputs_dual", 120)
 
 
-@_known("FD jvp accepts complex output")
 def test_f_complex_output_jvp():
     fz.run_group(MOD, "f_complex_jvp", 15)
 
 
-@_known("new: a ragged list from f gets numpy's own ValueError, naming neither f "
-        "nor its output (method='dual', hessian(method='central'), FD jvp)")
 def test_f_ragged_output_named():
     fz.run_group(MOD, "f_ragged_unnamed", 20)
 
 
-@_known("new: check_grad(..., vectorized=True) hands f a view of the caller's x "
-        "when it estimates its reference's error; an f that writes to its input "
-        "modifies the caller's x")
 def test_check_grad_vectorized_mutating_f():
     fz.run_group(MOD, "check_grad_vectorized_mutating_f", 10)
 
@@ -956,12 +939,10 @@ def test_f_reused_buffer():
     fz.run_group(MOD, "f_reused_buffer", 60)
 
 
-@_known("f returning a reused buffer corrupts value_and_grad's value")
 def test_f_reused_buffer_value():
     fz.run_group(MOD, "f_reused_buffer_value", 40)
 
 
-@_known("complex step through abs/sign/maximum silently wrong")
 def test_complex_step_through_nonanalytic_code():
     fz.run_group(MOD, "complex_step_nonanalytic", 40)
 
@@ -975,10 +956,8 @@ def quartic(x):
 @pytest.mark.parametrize("make", [
     lambda: dfd.grad(quartic), lambda: dfd.jacobian(np.sin),
     lambda: dfd.value_and_grad(quartic, method="dual"),
-    pytest.param(lambda: dfd.jvp(np.sin),
-                 marks=_known("jvp/hessian callables cannot be pickled")),
-    pytest.param(lambda: dfd.hessian(quartic),
-                 marks=_known("jvp/hessian callables cannot be pickled")),
+    pytest.param(lambda: dfd.jvp(np.sin)),
+    pytest.param(lambda: dfd.hessian(quartic)),
 ], ids=["grad", "jacobian", "value_and_grad", "jvp", "hessian"])
 def test_transforms_pickle(make, request):
     t = make()

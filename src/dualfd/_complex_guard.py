@@ -186,7 +186,8 @@ class _RealCalls:
             raise ValueError(f"f returned shape {a.shape} at one point and "
                              f"{shape} at another; its output shape must not "
                              "depend on x")
-        return a.astype(np.float64, copy=False)
+        # a copy: f may return the same buffer at its next call
+        return np.array(a, dtype=np.float64)
 
 
 def _misfit(calls, J, stencil, s):
@@ -370,14 +371,10 @@ def check_jacobian(f, x, args, kwargs, J, fshape, lb, ub, vectorized, seed=None)
 
 
 def _as_real(r, shape, vectorized):
-    """f's value at a real point as float64 of the given shape: the common
-    case inline, the rest (checks and messages) through _RealCalls._real.
-    (The first test itself, central along w without bounds, runs in C:
-    dualfd._fd._guard_central, which hands its values on as `seed`.)"""
-    if type(r) is np.ndarray and r.dtype == np.float64 and r.shape == shape:
-        return r
-    if (type(r) is float or type(r) is np.float64) and shape == ():
-        return np.float64(r)
+    """f's value at a real point as a float64 copy of the given shape, with the
+    checks and messages of _RealCalls._real.  (The first test itself, central
+    along w without bounds, runs in C: dualfd._fd._guard_central, which reads
+    the common cases itself and hands its values on as `seed`.)"""
     probe = _RealCalls.__new__(_RealCalls)
     probe.vectorized = vectorized
     return probe._real(r, shape)

@@ -420,12 +420,13 @@ cdef object _guard_central(f, cnp.ndarray x, tuple args, dict kwargs, J, tuple f
 
 
 cdef cnp.ndarray _guard_values(r, tuple shape, bint vectorized):
-    """f's value at a real point as a C-contiguous float64 array of m entries."""
+    """f's value at a real point as a C-contiguous float64 array of m entries: a copy,
+    since f may return the same buffer at its next call."""
     if PyFloat_Check(r) and not shape:
         return np.array([PyFloat_AS_DOUBLE(r)])
     if (cnp.PyArray_Check(r) and c_ready(r, cnp.NPY_DOUBLE)
             and (<object>r).shape == shape):
-        return (<cnp.ndarray>r).reshape(-1)
+        return cnp.PyArray_NewCopy(<cnp.ndarray>r, cnp.NPY_CORDER).reshape(-1)
     return np.ascontiguousarray(_complex_guard._as_real(r, shape, vectorized),
                                 dtype=np.float64).reshape(-1)
 
