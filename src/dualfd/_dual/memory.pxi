@@ -132,6 +132,25 @@ cdef Dual _block_view(Dual d, tuple shape, Py_ssize_t offset, Py_ssize_t n):
     return out
 
 
+cdef Dual _slice_view(Dual d, key):
+    """d[key] for a 1-d d and a slice: NumPy's view, without building ndarrays."""
+    cdef Py_ssize_t start, stop, step, length
+    cdef Py_ssize_t stride = 1 if d._strides is None else d._strides[0]
+    PySlice_GetIndicesEx(key, d._shape[0], &start, &stop, &step, &length)
+    cdef Dual out = Dual.__new__(Dual)
+    out.v = d.v + start * stride
+    out.t = d.t + start * stride * d.k
+    out.n = length
+    out.k = d.k
+    out._shape = (length,)
+    if step * stride != 1 and length > 1:
+        out._strides = (step * stride,)
+    out._base = _root(d)
+    out._readonly = d._readonly
+    out._set = True
+    return out
+
+
 cdef object _view_of(Dual d, a):
     """The Dual view of d whose value is ndarray a, when a is a view into d's values
     (basic indexing, transpose, most reshapes, broadcast_to); None when NumPy copied.

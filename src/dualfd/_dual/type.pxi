@@ -418,6 +418,9 @@ cdef class Dual:
                                  f"{dim0}")
             m = self.n // dim0 if dim0 else 0
             return _block_view(self, self._shape[1:], i * m, m)
+        if nd == 1 and PySlice_Check(key):
+            # x[1:], x[:-1], x[::2]: the residual and objective idiom, viewed directly
+            return _slice_view(self, key)
         vv = _view(self, False, False)
         r = vv[key]
         if not cnp.PyArray_Check(r):
