@@ -88,12 +88,27 @@ extern const size_t dfd_n_binary_rules;
 
 /* Digamma psi(x) and trigamma psi'(x) on the whole real line (libm has neither);
  * algorithms and accuracy in dual.c. */
+/* --- sinpi, cospi with exact argument reduction ---------------------------------------
+ * r = x - n with n = nearest integer to x is exact (|x| < 2^52; beyond, x is an integer);
+ * pi r is split into head and tail with fma (pi = DFD_PI + DFD_PI_LO), and
+ * sin(h + l) = sin h + l cos h to first order, l being below ulp(h).
+ * Outputs sin(pi r), cos(pi r) and the parity of n (sin(pi x) = (-1)^n sin(pi r)). */
+#define DFD_PI    3.141592653589793115997963468544185162
+#define DFD_PI_LO 1.224646799147353207173764029458198774e-16
+static inline void dfd_sincospi(double x, double *s, double *c, int *odd)
+{
+    const double n = nearbyint(x), r = x - n;
+    const double h = DFD_PI * r, l = fma(DFD_PI, r, -h) + DFD_PI_LO * r;
+    const double sh = sin(h), ch = cos(h);
+    *s = sh + l * ch;
+    *c = ch - l * sh;
+    *odd = fabs(fmod(n, 2.0)) == 1.0;
+}
+
 double dfd_sf_digamma(double x);
 double dfd_sf_trigamma(double x);
 
 /* y[i] = x[i * s] for i < n, value and tangent (k each) together; s may be negative. */
-void dfd_gather(size_t n, size_t k, const double *x, const double *tx, ptrdiff_t s,
-                double *restrict y, double *restrict ty);
 /* The identity seed: tangent row i (of n) has a 1 in column i - c0 if it lies in
  * [0, k), else zeros. */
 void dfd_seed(size_t n, size_t k, size_t c0, double *restrict t);

@@ -51,8 +51,6 @@ cdef extern from "dual.h" nogil:
     const size_t dfd_n_binary_rules
     double dfd_sf_digamma(double x)
     double dfd_sf_trigamma(double x)
-    void dfd_gather(size_t n, size_t k, const double *x, const double *tx, ptrdiff_t s,
-                    double *y, double *ty)
     void dfd_seed(size_t n, size_t k, size_t c0, double *t)
     void dfd_put_columns(size_t m, size_t k, const double *t, size_t n, size_t c0,
                          double *J)
