@@ -29,8 +29,8 @@ entry on the Dual type and fails on any entry that is missing.
   note    judgement calls, kinks, what a derivative check should expect.
 
 WHICH VERSIONS WERE READ
-  The file index holds many revisions of each file; I used the newest one I
-  could find (ruff-formatted, pytest, NumPy-2-aware where there is one):
+  Of the many revisions of each file, the newest available was read
+  (ruff-formatted, pytest, NumPy-2-aware where there is one):
     tests/test_numpy.py      ruff-era revision (has test_gradient,
                              test_*_list_of_boxes, test_simple_append_list_2D)
     tests/test_scalar_ops.py ruff-era revision (has test_absolute)
@@ -45,7 +45,7 @@ WHICH VERSIONS WERE READ
   newer equivalents (op.truediv / op.pow from test_numpy's `x / 2.0`,
   `x ** 2`; split from test_systematic).
 
-HOW I COUNTED
+HOW THE ENTRIES ARE COUNTED
   * One entry per differentiable function-and-variant named by a test, where a
     variant is an argument form that takes a different code path: axis=int,
     axis=tuple, keepdims, ddof, ord, offset/k, int vs pair axes, positional vs
@@ -91,10 +91,9 @@ TOTALS (the self-check at the bottom recomputes and prints them)
   variants; `callable_name()` below) gives 149, close to 141; the gap is
   within what alias folding (abs/absolute, divide/true_divide, mod/remainder,
   deg2rad/radians, rad2deg/degrees, ravel/x.ravel, reshape/x.reshape,
-  squeeze/x.squeeze ...), the five operator spellings I added (op.truediv,
+  squeeze/x.squeeze ...), the five operator spellings added here (op.truediv,
   op.pow, op.rmul, op.radd, op.matmul) or an older file revision would
-  explain.  So the issue probably counted callables (I could not confirm
-  how); a checklist needs the variants, so ENTRIES holds those.
+  explain.  So the issue probably counted callables (not confirmed); a checklist needs the variants, so ENTRIES holds those.
 
   ISSUE_ITEMS maps every item of the issue's list to the entry ids that cover
   it, so a test can assert that each issue item is present.
