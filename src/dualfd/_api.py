@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 
 from . import _dual
+from ._complex_guard import check_jvp
 from ._fd import METHODS as _FD_METHODS
 from ._fd import (COMPLEX_OUTPUT, Transform, as_point, check_finite_x, default_rstep,
                   fd_jacobian, first_nonfinite, index_str, output_array)
@@ -60,8 +61,8 @@ class _Options:
         if chunk is not None:
             if method not in _DUAL_METHODS:
                 raise ValueError("chunk applies only to method='dual' or 'auto' (the "
-                                 "number "
-                                 f"of tangent directions per pass); got method={method!r}")
+                                 "number of tangent directions per pass); got "
+                                 f"method={method!r}")
             chunk = chunk_size(chunk)
         self.chunk = chunk
         self.needs_prepare = self.step is not None or self.bounds is not None
@@ -112,40 +113,23 @@ class _Options:
         return c
 
     def dual(self, f, x0, lb, ub, args, kwargs, want_value):
-        """method='dual', and 'auto' (dual, or central differences where the Dual
-        refused f on the first call): see `_Options.auto`."""
-        if self.method == "auto":
-            return self.auto(f, x0, lb, ub, args, kwargs, want_value)
-        return self.exact(f, x0, lb, ub, args, kwargs, want_value)
-
-    def auto(self, f, x0, lb, ub, args, kwargs, want_value):
-        """Decided once per transformation, on its first call: duals if f runs on
-        them, else central differences with a warning naming what was refused.
-        Later calls reuse the choice, so a refusal there raises as with 'dual'."""
-        if self._auto is None:
-            try:
-                result = self.exact(f, x0, lb, ub, args, kwargs, want_value)
-            except _DUAL_REFUSALS as e:
-                self._auto = "central"
-                warn_fallback(f, e)
-            else:
-                self._auto = "dual"
-                return result
-        if self._auto == "dual":
-            return self.exact(f, x0, lb, ub, args, kwargs, want_value)
+        """method='dual', and 'auto': dual, or central differences where the Dual
+        refused f on the first call (see `exact_or_none`)."""
+        result = exact_or_none(self, f, lambda: self.exact(f, x0, lb, ub, args, kwargs,
+                                                           want_value))
+        if result is not None:
+            return result
         step, _, _ = self.prepare(x0) if self.needs_prepare else (None, None, None)
         return fd_jacobian(f, x0, args, kwargs, _FD_METHODS["central"], step, lb, ub,
                            self.vectorized, self.check_finite, want_value, "central")
 
     def exact(self, f, x0, lb, ub, args, kwargs, want_value):
-        """method='dual': f is evaluated at x only, so bounds need only hold there."""
+        """method='dual': f is evaluated at x only, so bounds need only hold there.
+        (dual_jacobian caps chunk at x's size: a larger one is one pass.)"""
         if self.check_finite:
             check_finite_x(x0)
         _require_inside(x0, lb, ub)
-        # more directions than x has entries is one pass; capping also keeps a
-        # huge chunk (2**63 - 1) from overflowing the pass arithmetic
-        chunk = None if self.chunk is None else min(self.chunk, max(1, x0.size))
-        value, J, fshape = _dual.dual_jacobian(f, x0, args, kwargs, chunk,
+        value, J, fshape = _dual.dual_jacobian(f, x0, args, kwargs, self.chunk,
                                                want_value or self.check_finite)
         if self.check_finite:
             _check_dual_output(value, J, fshape, x0.shape)
@@ -158,11 +142,27 @@ class _Options:
 _DUAL_REFUSALS = (TypeError, AttributeError)
 
 
-def warn_fallback(f, error):
-    name = getattr(f, "__qualname__", None) or type(f).__name__
-    warnings.warn(f"method='auto': {name} does not run on dualfd's Dual ({error}); "
-                  "using central differences for this transformation", AutoWarning,
-                  stacklevel=4)
+def exact_or_none(owner, f, exact):
+    """The result of exact(), the Dual computation, or None where central
+    differences must serve instead.  owner.method 'dual' always runs exact();
+    'auto' decides on its first call, kept in owner._auto: "dual" if f runs on
+    Duals, else "central" with one AutoWarning naming what was refused.  Later
+    calls reuse the choice, so a refusal there raises as with 'dual'."""
+    if owner.method != "auto" or owner._auto == "dual":
+        return exact()
+    if owner._auto == "central":
+        return None
+    try:
+        result = exact()
+    except _DUAL_REFUSALS as e:
+        owner._auto = "central"
+        name = getattr(f, "__qualname__", None) or type(f).__name__
+        warnings.warn(f"method='auto': {name} does not run on dualfd's Dual ({e}); "
+                      "using central differences for this transformation",
+                      AutoWarning, stacklevel=3)   # the caller of the transform
+        return None
+    owner._auto = "dual"
+    return result
 
 
 class AutoWarning(UserWarning):
@@ -399,19 +399,9 @@ class _Jvp(_Transformed):
             check_finite_x(v0, "v")
         _require_inside(x0, lb, ub)   # every method evaluates f at x itself
         result = None
-        if opts.method in _DUAL_METHODS and opts._auto != "central":
-            try:
-                result = _dual.dual_jvp(f, x0, v0, args, kwargs)
-            except _DUAL_REFUSALS as e:
-                if opts.method == "dual" or opts._auto == "dual":
-                    raise
-                opts._auto = "central"      # see _Options.auto
-                warn_fallback(f, e)
-            else:
-                opts._auto = "dual" if opts.method == "auto" else None
-                if opts.check_finite:
-                    _check_dual_output(result[0], np.asarray(result[1]),
-                                       np.shape(result[1]), None)
+        if opts.method in _DUAL_METHODS:
+            result = exact_or_none(opts, f, lambda: _dual_jvp(opts, f, x0, v0, args,
+                                                              kwargs))
         if result is None:
             if opts.method == "auto":
                 opts = opts.with_method("central")
@@ -420,6 +410,13 @@ class _Jvp(_Transformed):
             result = _fd_jvp(opts, f, x0, v0, lb, ub, args, kwargs)
         value, t = result
         return value, _shaped(t, x)
+
+
+def _dual_jvp(opts, f, x0, v0, args, kwargs):
+    value, t = _dual.dual_jvp(f, x0, v0, args, kwargs)
+    if opts.check_finite:
+        _check_dual_output(value, np.asarray(t), np.shape(t), None)
+    return value, t
 
 
 def _step_along(h, v):
@@ -470,7 +467,6 @@ def _fd_jvp(opts, f, x0, v, lb, ub, args, kwargs):
         value = a.real.copy() if a.ndim else float(a.real)
         d = a.imag / t
         # non-analytic f (abs, .real, ...) gives a wrong complex step silently
-        from ._complex_guard import check_jvp
         check_jvp(f, x0, v, args, kwargs, d, t * v, lb, ub)
         return value, d
 

@@ -150,7 +150,7 @@ class _Hessian(_api._Transformed):
 
 class _AutoHessian(_api._Transformed):
     """method='auto': the dual Hessian if f runs on Duals, decided on the first call
-    (as `dualfd._api._Options.auto` does), else second differences."""
+    (`dualfd._api.exact_or_none`), else second differences."""
 
     kind = "hessian"
 
@@ -158,19 +158,11 @@ class _AutoHessian(_api._Transformed):
         super().__init__(f, "auto")
         self.exact = exact
         self.central = central
-        self.choice = None
+        self._auto = None        # decided by _api.exact_or_none on the first call
 
     def __call__(self, x, *args, **kwargs):
-        if self.choice is None:
-            try:
-                H = self.exact(x, *args, **kwargs)
-            except _api._DUAL_REFUSALS as e:
-                self.choice = self.central
-                _api.warn_fallback(self.f, e)
-            else:
-                self.choice = self.exact
-                return H
-        return self.choice(x, *args, **kwargs)
+        H = _api.exact_or_none(self, self.f, lambda: self.exact(x, *args, **kwargs))
+        return self.central(x, *args, **kwargs) if H is None else H
 
 
 def _symmetric(H, x):
