@@ -14,6 +14,7 @@ from libc.string cimport memcpy
 from libc.math cimport fabs, floor, fmax
 
 from ._csrc cimport *
+from ._arrays cimport c_ready
 
 import reprlib
 
@@ -38,13 +39,6 @@ def default_rstep(str method):
     """The relative step of method's default rule (csrc/fd.c holds the rule);
     negative for 'complex', whose 1e-20 is absolute."""
     return dfd_default_rstep(METHODS[method])
-
-
-cdef inline bint c_ready(cnp.ndarray a, int typenum):
-    """a may cross into C as typenum: C-contiguous, aligned, native byte order.
-    (PyArray_TYPE is NPY_DOUBLE for '>f8' too, so the type alone is not enough.)"""
-    return (cnp.PyArray_TYPE(a) == typenum and cnp.PyArray_IS_C_CONTIGUOUS(a)
-            and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_ISALIGNED(a))
 
 
 cdef cnp.ndarray c_array(a, dtype):

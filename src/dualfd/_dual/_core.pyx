@@ -41,6 +41,7 @@ from cpython.slice cimport PySlice_Check, PySlice_GetIndicesEx
 from libc.string cimport memcpy, memmove, memset
 
 from .._csrc cimport *
+from .._arrays cimport c_ready, native
 
 import functools
 import operator

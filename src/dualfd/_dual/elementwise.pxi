@@ -132,8 +132,7 @@ cdef object _binary(int rule, a, b):
 cdef inline int _array_stride(a, Dual d):
     """Stride (1, or 0 for one element) of a float64 C-contiguous ndarray operand whose
     broadcast leaves d's shape unchanged; -1 when the general path is needed."""
-    if not (cnp.PyArray_Check(a) and _behaved(<cnp.ndarray>a)
-            and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)):
+    if not (cnp.PyArray_Check(a) and c_ready(<cnp.ndarray>a, cnp.NPY_DOUBLE)):
         return -1
     if (cnp.PyArray_SIZE(<cnp.ndarray>a) == 1
             and cnp.PyArray_NDIM(<cnp.ndarray>a) <= len(d._shape)):

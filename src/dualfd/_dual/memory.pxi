@@ -118,18 +118,26 @@ cdef inline Dual _root(Dual d):
     return d if d._base is None else d._base
 
 
-cdef Dual _block_view(Dual d, tuple shape, Py_ssize_t offset, Py_ssize_t n):
-    """A C-contiguous view of n elements of contiguous d starting at element offset."""
+cdef Dual _new_view(Dual d, Py_ssize_t offset, tuple shape, Py_ssize_t n, tuple strides,
+                    bint readonly):
+    """A Dual sharing d's memory: value element 0 at d.v + offset (its directions at
+    d.t + offset * k), value strides in elements (None: C-contiguous)."""
     cdef Dual out = Dual.__new__(Dual)
     out.v = d.v + offset
     out.t = d.t + offset * d.k
     out.n = n
     out.k = d.k
     out._shape = shape
+    out._strides = strides
     out._base = _root(d)
-    out._readonly = d._readonly
+    out._readonly = readonly
     out._set = True
     return out
+
+
+cdef inline Dual _block_view(Dual d, tuple shape, Py_ssize_t offset, Py_ssize_t n):
+    """A C-contiguous view of n elements of contiguous d starting at element offset."""
+    return _new_view(d, offset, shape, n, None, d._readonly)
 
 
 cdef Dual _slice_view(Dual d, key):
@@ -137,18 +145,9 @@ cdef Dual _slice_view(Dual d, key):
     cdef Py_ssize_t start, stop, step, length
     cdef Py_ssize_t stride = 1 if d._strides is None else d._strides[0]
     PySlice_GetIndicesEx(key, d._shape[0], &start, &stop, &step, &length)
-    cdef Dual out = Dual.__new__(Dual)
-    out.v = d.v + start * stride
-    out.t = d.t + start * stride * d.k
-    out.n = length
-    out.k = d.k
-    out._shape = (length,)
-    if step * stride != 1 and length > 1:
-        out._strides = (step * stride,)
-    out._base = _root(d)
-    out._readonly = d._readonly
-    out._set = True
-    return out
+    return _new_view(d, start * stride, (length,), length,
+                     (step * stride,) if step * stride != 1 and length > 1 else None,
+                     d._readonly)
 
 
 cdef object _view_of(Dual d, a):
@@ -158,26 +157,16 @@ cdef object _view_of(Dual d, a):
     A data pointer inside d's root value block can only belong to a view: NumPy never
     allocates into memory that is alive.  Empty results are copies (nothing to share)."""
     cdef cnp.ndarray arr = <cnp.ndarray>a
-    cdef Dual root = _root(d), out
+    cdef Dual root = _root(d)
     cdef double *p = <double *>cnp.PyArray_DATA(arr)
-    cdef Py_ssize_t size = cnp.PyArray_SIZE(arr), off
+    cdef Py_ssize_t size = cnp.PyArray_SIZE(arr)
     cdef int i, nd = cnp.PyArray_NDIM(arr)
     if size == 0 or not (root.v <= p < root.v + root.n):
         return None
-    off = p - root.v
-    out = Dual.__new__(Dual)
-    out.v = p
-    out.t = root.t + off * root.k
-    out.n = size
-    out.k = root.k
-    out._shape = (<object>arr).shape
-    if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
-        out._strides = tuple([cnp.PyArray_STRIDE(arr, i) // <Py_ssize_t>sizeof(double)
-                              for i in range(nd)])
-    out._base = root
-    out._readonly = d._readonly or _has_zero_stride(arr)
-    out._set = True
-    return out
+    strides = None if cnp.PyArray_IS_C_CONTIGUOUS(arr) else tuple(
+        [cnp.PyArray_STRIDE(arr, i) // <Py_ssize_t>sizeof(double) for i in range(nd)])
+    return _new_view(root, p - root.v, (<object>arr).shape, size, strides,
+                     d._readonly or _has_zero_stride(arr))
 
 
 cdef bint _has_zero_stride(cnp.ndarray a):
@@ -193,17 +182,11 @@ cdef inline Dual _c(Dual d):
     return d if d._strides is None else _copy(d)
 
 
-cdef bint _behaved(cnp.ndarray a):
-    """float64, native byte order, aligned: a buffer C may read."""
-    return (cnp.PyArray_TYPE(a) == cnp.NPY_DOUBLE and cnp.PyArray_ISNOTSWAPPED(a)
-            and cnp.PyArray_ISALIGNED(a))
-
-
 cdef int _fill(double *dst, a, tuple shape) except -1:
     """Copy array-like a (broadcast to shape) into dst, C order."""
     cdef cnp.ndarray arr
-    if (cnp.PyArray_Check(a) and _behaved(<cnp.ndarray>a)
-            and cnp.PyArray_IS_C_CONTIGUOUS(a) and a.shape == shape):
+    if (cnp.PyArray_Check(a) and c_ready(<cnp.ndarray>a, cnp.NPY_DOUBLE)
+            and a.shape == shape):
         arr = <cnp.ndarray>a
         memcpy(dst, cnp.PyArray_DATA(arr), cnp.PyArray_SIZE(arr) * sizeof(double))
         return 0
@@ -251,7 +234,7 @@ cdef object _constant(a, str what):
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{what} must be real numbers or Duals; got "
                         f"{type(a).__name__} of dtype {arr.dtype}")
-    if not _behaved(arr):
+    if not native(arr, cnp.NPY_DOUBLE):
         # big-endian, misaligned or not float64: a native copy for the kernels
         arr = arr.astype(np.float64)
     return arr
