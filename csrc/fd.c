@@ -121,29 +121,30 @@ size_t dfd_fd_count_points(size_t n, const unsigned char *st)
 }
 
 size_t dfd_fd_points(size_t n, const double *x, const double *h,
-                     const unsigned char *st, int center, double *X, size_t K,
-                     size_t *col)
+                     const unsigned char *st, size_t j0, size_t j1, int center,
+                     double *X, size_t K, size_t *col)
 {
     size_t c = center ? 1 : 0;
-    for (size_t j = 0; j < n; j++) {
-        col[j] = c;
+    for (size_t j = j0; j < j1; j++) {
+        col[j - j0] = c;
         c += (size_t)dfd_stencil_npoints[st[j]];
     }
     if (c != K) return c;
     for (size_t i = 0; i < n; i++) {
         double *row = X + i * K;
         for (size_t p = 0; p < K; p++) row[p] = x[i];
+        if (i < j0 || i >= j1) continue;
         for (int p = 0; p < dfd_stencil_npoints[st[i]]; p++)
-            row[col[i] + (size_t)p] = x[i] + dfd_stencil_offset[st[i]][p] * h[i];
+            row[col[i - j0] + (size_t)p] = x[i] + dfd_stencil_offset[st[i]][p] * h[i];
     }
     return c;
 }
 
-size_t dfd_fd_points_complex(size_t n, const double *x, const double *h,
-                             int center, double *X, size_t K, size_t *col)
+size_t dfd_fd_points_complex(size_t n, const double *x, const double *h, size_t j0,
+                             size_t j1, int center, double *X, size_t K, size_t *col)
 {
     size_t c = center ? 1 : 0;
-    for (size_t j = 0; j < n; j++) col[j] = c++;
+    for (size_t j = j0; j < j1; j++) col[j - j0] = c++;
     if (c != K) return c;
     for (size_t i = 0; i < n; i++) {
         double *row = X + 2 * i * K;
@@ -151,9 +152,81 @@ size_t dfd_fd_points_complex(size_t n, const double *x, const double *h,
             row[2 * p] = x[i];
             row[2 * p + 1] = 0.0;
         }
-        row[2 * col[i] + 1] = h[i];
+        if (i >= j0 && i < j1) row[2 * col[i - j0] + 1] = h[i];
     }
     return c;
+}
+
+/* Points of a color: as many as its members' stencils need at most.  A member
+ * with fewer points (forward beside central, near a bound) stays at x beyond them. */
+static size_t color_npoints(const unsigned char *st, const int64_t *cptr,
+                            const int64_t *members, size_t c)
+{
+    int np = 0;
+    for (int64_t a = cptr[c]; a < cptr[c + 1]; a++)
+        if (dfd_stencil_npoints[st[members[a]]] > np)
+            np = dfd_stencil_npoints[st[members[a]]];
+    return (size_t)np;
+}
+
+size_t dfd_fd_color_points(size_t n, const double *x, const double *h,
+                           const unsigned char *st, const int64_t *cptr,
+                           const int64_t *members, size_t c0, size_t c1, int center,
+                           int cplx, double *X, size_t K, size_t *col)
+{
+    size_t c = center ? 1 : 0, es = cplx ? 2 : 1;
+    for (size_t g = c0; g < c1; g++) {
+        col[g - c0] = c;
+        c += cplx ? 1 : color_npoints(st, cptr, members, g);
+    }
+    if (c != K) return c;
+    for (size_t i = 0; i < n; i++) {
+        double *row = X + es * i * K;
+        for (size_t p = 0; p < K; p++) {
+            row[es * p] = x[i];
+            if (cplx) row[es * p + 1] = 0.0;
+        }
+    }
+    for (size_t g = c0; g < c1; g++) {
+        for (int64_t a = cptr[g]; a < cptr[g + 1]; a++) {
+            size_t j = (size_t)members[a];
+            double *row = X + es * j * K + es * col[g - c0];
+            if (cplx) {
+                row[1] = h[j];
+                continue;
+            }
+            for (int p = 0; p < dfd_stencil_npoints[st[j]]; p++)
+                row[p] = x[j] + dfd_stencil_offset[st[j]][p] * h[j];
+        }
+    }
+    return c;
+}
+
+void dfd_fd_color_point(size_t n, const double *x, const double *h,
+                        const unsigned char *st, const int64_t *cptr,
+                        const int64_t *members, size_t c, int p, int cplx, double *P)
+{
+    if (cplx) {
+        for (size_t i = 0; i < n; i++) {
+            P[2 * i] = x[i];
+            P[2 * i + 1] = 0.0;
+        }
+    } else {
+        memcpy(P, x, n * sizeof(double));
+    }
+    for (int64_t a = cptr[c]; a < cptr[c + 1]; a++) {
+        size_t j = (size_t)members[a];
+        if (cplx)
+            P[2 * j + 1] = h[j];
+        else if (p < dfd_stencil_npoints[st[j]])
+            P[j] = x[j] + dfd_stencil_offset[st[j]][p] * h[j];
+    }
+}
+
+size_t dfd_fd_color_count_points(const unsigned char *st, const int64_t *cptr,
+                                 const int64_t *members, size_t c)
+{
+    return color_npoints(st, cptr, members, c);
 }
 
 /* The weights below are the Taylor-series stencils of Fornberg,
@@ -212,15 +285,16 @@ void dfd_fd_column(size_t m, int st, double h, const double *f0,
 
 void dfd_fd_quotients(size_t m, size_t n, size_t K, const double *F, size_t es,
                       size_t off, const double *h, const unsigned char *st,
-                      const size_t *col, size_t c0, double *J)
+                      const size_t *col, const double *f0, ptrdiff_t f0s, double *J,
+                      size_t ldj)
 {
     int uniform = 1; /* without bounds every column has the method's stencil */
     for (size_t j = 1; j < n; j++)
         if (st[j] != st[0]) uniform = 0;
     for (size_t i = 0; i < m; i++) {
         const double *row = F + i * K * es + off;
-        double a = K ? row[c0 * es] : 0.0; /* K == 0 only when n == 0 */
-        double *Ji = J + i * n;
+        double a = f0 ? f0[(ptrdiff_t)i * f0s] : 0.0;
+        double *Ji = J + i * ldj;
         if (uniform && n) {
             /* one loop per stencil: no switch per entry */
             switch (st[0]) {
@@ -246,6 +320,22 @@ void dfd_fd_quotients(size_t m, size_t n, size_t K, const double *F, size_t es,
             double c = dfd_stencil_npoints[st[j]] == 2 ? p[es] : 0.0;
             Ji[j] = quotient(st[j], h[j], a, p[0], c);
         }
+    }
+}
+
+void dfd_fd_entries(size_t ne, const int64_t *rows, const int64_t *cols,
+                    const int64_t *pos, const int64_t *colors, const size_t *col,
+                    size_t c0, const double *F, ptrdiff_t fr, ptrdiff_t fc,
+                    const double *f0, ptrdiff_t f0s, const double *h,
+                    const unsigned char *st, double *data)
+{
+    for (size_t e = 0; e < ne; e++) {
+        size_t i = (size_t)rows[e], j = (size_t)cols[e];
+        const double *p = F + (ptrdiff_t)i * fr;
+        if (col) p += (ptrdiff_t)col[(size_t)colors[j] - c0] * fc;
+        double a = f0 ? f0[(ptrdiff_t)i * f0s] : 0.0;
+        double c = dfd_stencil_npoints[st[j]] == 2 ? p[fc] : 0.0;
+        data[pos ? (size_t)pos[e] : e] = quotient(st[j], h[j], a, p[0], c);
     }
 }
 

@@ -7,6 +7,7 @@
 #define DFD_FD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Methods as the user names them. */
 enum dfd_method { DFD_FORWARD = 0, DFD_BACKWARD = 1, DFD_CENTRAL = 2, DFD_COMPLEX = 3 };
@@ -54,17 +55,18 @@ int dfd_fd_steps(size_t n, const double *x, int method, const double *step,
 /* Number of f evaluations the stencils need, not counting f0. */
 size_t dfd_fd_count_points(size_t n, const unsigned char *st);
 
-/* Build the points of the vectorized mode.  Column c of X (n rows, K columns,
- * row-major) is one point.  If `center` is nonzero column 0 is x itself and the
- * stencil points follow; col[j] receives the first column of coordinate j.
- * Returns the number of columns written (must equal K). */
+/* Build the points of the vectorized mode for coordinates j0 <= j < j1.
+ * Column c of X (n rows, K columns, row-major) is one point.  If `center` is
+ * nonzero column 0 is x itself and the stencil points follow; col[j - j0]
+ * receives the first column of coordinate j.  Returns the number of columns
+ * the block needs (nothing is written unless it equals K). */
 size_t dfd_fd_points(size_t n, const double *x, const double *h,
-                     const unsigned char *st, int center, double *X, size_t K,
-                     size_t *col);
+                     const unsigned char *st, size_t j0, size_t j1, int center,
+                     double *X, size_t K, size_t *col);
 
 /* Same for the complex step: X is complex interleaved (re, im), n x K. */
-size_t dfd_fd_points_complex(size_t n, const double *x, const double *h,
-                             int center, double *X, size_t K, size_t *col);
+size_t dfd_fd_points_complex(size_t n, const double *x, const double *h, size_t j0,
+                             size_t j1, int center, double *X, size_t K, size_t *col);
 
 /* One Jacobian column from stencil values.  f0, f1, f2 have m entries at
  * stride fs (f1 may point at imaginary parts with fs = 2 for DFD_ST_COMPLEX);
@@ -73,13 +75,51 @@ void dfd_fd_column(size_t m, int st, double h, const double *f0,
                    const double *f1, const double *f2, ptrdiff_t fs,
                    double *J, ptrdiff_t js);
 
-/* All columns from the vectorized output F (m rows, K columns, row-major, each
- * entry `es` doubles apart: 1 real, 2 complex) into J (m x n).  `off` is added
- * to the entry index (1 selects imaginary parts of complex F). c0 is the
- * column of f0 (ignored when no stencil needs it). */
+/* Columns 0 <= j < n of a block of J from the vectorized output F (m rows, K
+ * columns, row-major, each entry `es` doubles apart: 1 real, 2 complex); `off`
+ * is added to the entry index (1 selects imaginary parts).  h, st and col
+ * describe the block's coordinates; f0 holds f(x) at stride f0s (NULL when no
+ * stencil needs it).  J[i * ldj + j] receives d f_i / d x_j. */
 void dfd_fd_quotients(size_t m, size_t n, size_t K, const double *F, size_t es,
                       size_t off, const double *h, const unsigned char *st,
-                      const size_t *col, size_t c0, double *J);
+                      const size_t *col, const double *f0, ptrdiff_t f0s, double *J,
+                      size_t ldj);
+
+/* --- compressed (sparse) Jacobians ---------------------------------------------
+ * Columns are grouped into colors (members of color c: members[cptr[c]] ...
+ * members[cptr[c+1] - 1]); no two columns of a color share a row of J, so one
+ * point moves every member of a color at once: point p of color c is x plus
+ * offset(st[j], p) * h[j] in every member j whose stencil has a point p.  A
+ * color has as many points as its members' stencils have at most. */
+
+/* Points of a color (the number of calls of f it needs, besides f(x)). */
+size_t dfd_fd_color_count_points(const unsigned char *st, const int64_t *cptr,
+                                 const int64_t *members, size_t c);
+
+/* The points of colors c0 <= c < c1 as the columns of X (n x K row-major, complex
+ * interleaved when cplx: then one point per color, imaginary parts h).  Column 0
+ * is x if center; col[c - c0] receives the first column of color c.  Returns the
+ * number of columns needed (nothing is written unless it equals K). */
+size_t dfd_fd_color_points(size_t n, const double *x, const double *h,
+                           const unsigned char *st, const int64_t *cptr,
+                           const int64_t *members, size_t c0, size_t c1, int center,
+                           int cplx, double *X, size_t K, size_t *col);
+
+/* Point p of color c into P (n doubles; 2n interleaved when cplx). */
+void dfd_fd_color_point(size_t n, const double *x, const double *h,
+                        const unsigned char *st, const int64_t *cptr,
+                        const int64_t *members, size_t c, int p, int cplx, double *P);
+
+/* Entries e < ne of J, (rows[e], cols[e]), from compressed stencil values: the
+ * value of f_i at point p of the color of column j is
+ *   F[i * fr + (col[colors[j] - c0] + p) * fc]   (col NULL: F[i * fr + p * fc]);
+ * f0 holds f(x) at stride f0s (NULL when no stencil needs it).  Writes
+ * data[pos[e]] (pos NULL: data[e]). */
+void dfd_fd_entries(size_t ne, const int64_t *rows, const int64_t *cols,
+                    const int64_t *pos, const int64_t *colors, const size_t *col,
+                    size_t c0, const double *F, ptrdiff_t fr, ptrdiff_t fc,
+                    const double *f0, ptrdiff_t f0s, const double *h,
+                    const unsigned char *st, double *data);
 
 /* Index of the first non-finite entry of a[0], a[s], ..., or len if none. */
 size_t dfd_first_nonfinite(size_t len, const double *a, ptrdiff_t s);

@@ -26,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -714,6 +716,44 @@ def chebyquad(n=8, m=None):  # [35], m >= n
 
     return Problem(f"chebyquad_{n}" + ("" if m == n else f"x{m}"), n, m,
                    np.arange(1.0, n + 1) / (n + 1), F, J, fstar, 35)
+
+
+def bratu2d_residual(x, lam=6.0):
+    """The 2-D Bratu problem -Laplace(u) - lam exp(u) = 0 on the unit square, u = 0 on
+    its boundary, by the 5-point stencil on an N x N interior grid (x of shape (N*N,)
+    or (N*N, K) for a batch, row-major over the grid).  Built from slices and
+    concatenate so that batches, Duals and tracers pass through."""
+    N = math.isqrt(x.shape[0])
+    if N * N != x.shape[0]:
+        raise ValueError("bratu2d needs N*N unknowns")
+    u = x.reshape((N, N) + x.shape[1:])
+    z = np.zeros_like(u[:1])
+    up = np.concatenate([z, u[:-1]], axis=0)
+    down = np.concatenate([u[1:], z], axis=0)
+    zc = np.zeros_like(u[:, :1])
+    left = np.concatenate([zc, u[:, :-1]], axis=1)
+    right = np.concatenate([u[:, 1:], zc], axis=1)
+    r = (4.0 * u - up - down - left - right) * float((N + 1) ** 2) - lam * np.exp(u)
+    return r.reshape(x.shape)
+
+
+def bratu2d_jacobian(x, lam=6.0):
+    """The exact Jacobian of bratu2d_residual as a dense (n, n) array."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    N = math.isqrt(n)
+    J = 4.0 * (N + 1) ** 2 * np.eye(n) - lam * np.diag(np.exp(x))
+    for k in range(n):
+        i, j = divmod(k, N)
+        for a, b in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)):
+            if 0 <= a < N and 0 <= b < N:
+                J[k, a * N + b] -= (N + 1) ** 2
+    return J
+
+
+def bratu2d(N=6):
+    return Problem(f"bratu2d_{N}x{N}", N * N, N * N, np.zeros(N * N), bratu2d_residual,
+                   bratu2d_jacobian, 0.0)
 
 
 # --- the shared set ----------------------------------------------------------------------

@@ -366,7 +366,7 @@ def test_jacobian_of_the_wrong_shape():
     (dict(raise_on_fail="yes"), r"raise_on_fail must be True or False"),
     (dict(step=-1.0), r"step must be finite and positive"),
     (dict(bounds=(1.0, 0.0)), r"bounds: lb must not exceed ub"),
-    (dict(chunk=2), r"chunk applies only to method='dual'"),
+    (dict(chunk=2), r"chunk applies to method='dual'"),
 ])
 def test_bad_options(kwargs, match):
     with pytest.raises(ValueError, match=match):

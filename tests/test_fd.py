@@ -319,7 +319,7 @@ def test_jvp_zero_direction_and_shape_error():
     (dict(bounds=(np.nan, 1.0)), "must not contain nan"),
     (dict(vectorized="yes"), "vectorized must be True or False"),
     (dict(check_finite=None), "check_finite must be True or False"),
-    (dict(chunk=4), "chunk applies only to method='dual'"),
+    (dict(chunk=4), "chunk applies to method='dual'"),
     (dict(method="dual", chunk=0), "chunk must be a positive integer"),
     (dict(method="dual", step=1e-3), "step does not apply to method='dual'"),
 ])

@@ -11,7 +11,8 @@ from ._dual import Dual
 from ._check import check_grad, GradCheck
 from ._hessian import hessian
 from ._complex_guard import NonAnalyticError
+from ._sparse import jacobian_sparsity, hessian_sparsity
 
 __all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "Dual",
            "check_grad", "GradCheck", "hessian", "AutoWarning",
-           "NonAnalyticError"]
+           "NonAnalyticError", "jacobian_sparsity", "hessian_sparsity"]

@@ -19,6 +19,7 @@ from ._fd import (COMPLEX_OUTPUT, Transform, as_point, check_finite_x, default_r
 from ._options import ParsedBounds, chunk_size
 from ._options import broadcast as _broadcast
 from ._options import flag as _flag
+from ._options import sparsity as _sparsity
 from ._options import positive_array as _positive_array
 
 __all__ = ["grad", "jacobian", "value_and_grad", "jvp"]
@@ -59,10 +60,11 @@ class _Options:
                              "chunk of directions: remove vectorized=True")
         self.check_finite = _flag(check_finite, "check_finite")
         if chunk is not None:
-            if method not in _DUAL_METHODS:
-                raise ValueError("chunk applies only to method='dual' or 'auto' (the "
-                                 "number of tangent directions per pass); got "
-                                 f"method={method!r}")
+            if method not in _DUAL_METHODS and not self.vectorized:
+                raise ValueError("chunk applies to method='dual' or 'auto' (tangent "
+                                 "directions per pass) and to vectorized=True (points "
+                                 f"per call of f); got method={method!r} without "
+                                 "vectorized=True")
             chunk = chunk_size(chunk)
         self.chunk = chunk
         self.needs_prepare = self.step is not None or self.bounds is not None
@@ -121,7 +123,8 @@ class _Options:
             return result
         step, _, _ = self.prepare(x0) if self.needs_prepare else (None, None, None)
         return fd_jacobian(f, x0, args, kwargs, _FD_METHODS["central"], step, lb, ub,
-                           self.vectorized, self.check_finite, want_value, "central")
+                           self.vectorized, self.check_finite, want_value, "central",
+                           self.chunk or 0)
 
     def exact(self, f, x0, lb, ub, args, kwargs, want_value):
         """method='dual': f is evaluated at x only, so bounds need only hold there.
@@ -248,16 +251,19 @@ _OPTIONS_DOC = """\
         an x of two entries) raises ValueError.
     vectorized : bool, optional
         Finite-difference methods only: f accepts ``x.shape + (k,)`` and
-        returns ``f_shape + (k,)``; all stencil points go in one call.
+        returns ``f_shape + (k,)``; the stencil points go in blocks of at most
+        `chunk` per call.
     check_finite : bool, optional
         Raise ValueError on non-finite x or f values (default True).
     chunk : int, optional
-        method='dual' or 'auto': tangent directions per pass (memory ~ chunk x size);
-        any positive int (more than x has entries is one pass)."""
+        Bounds memory to ~ chunk x size(x).  method='dual' or 'auto': tangent
+        directions per pass (default 128); vectorized=True: points per call of f
+        (default: as many as fit in 32 MB, ``2**22 // x.size``).  Any positive
+        int; more than needed means one pass."""
 
 
 def jacobian(f, *, method="central", step=None, bounds=None, vectorized=False,
-             check_finite=True, chunk=None):
+             check_finite=True, chunk=None, sparsity=None, check_sparsity=False):
     """Return a function computing the Jacobian of `f`.
 
     Parameters
@@ -266,11 +272,28 @@ def jacobian(f, *, method="central", step=None, bounds=None, vectorized=False,
         ``f(x, *args, **kwargs)`` returning a scalar or an array.
 {options}
 
+    sparsity : 'auto', bool array_like or scipy.sparse matrix, optional
+        The entries of J that may be non-zero, as an (m, n) pattern (m = f(x).size,
+        n = x.size) or a boolean array of shape ``f(x).shape + x.shape``; 'auto'
+        detects it from f by tracing (`jacobian_sparsity`), once per input shape.
+        Columns are colored so that no two of a color share a row, and f is
+        evaluated per color instead of per column (FD: one point per color and
+        stencil point; 'dual': one tangent direction per color).  J is then a
+        ``scipy.sparse.csr_array`` of shape (m, n) holding exactly the pattern's
+        entries (SciPy is imported only then).  A pattern that misses a non-zero of
+        f gives wrong entries: method='dual' detects this for free and raises;
+        for finite differences pass ``check_sparsity=True`` while unsure.
+    check_sparsity : bool, optional
+        With `sparsity`: compare ``J @ v`` with f's directional derivative along
+        a random v (one more Dual pass, or two more calls of f) and raise
+        ValueError where a row disagrees.
+
     Returns
     -------
     jac : callable
         ``jac(x, *args, **kwargs)`` -> ndarray of shape ``f(x).shape + x.shape``:
-        ``J[i..., j...] = d f[i...] / d x[j...]``.
+        ``J[i..., j...] = d f[i...] / d x[j...]`` (with `sparsity`: a
+        ``scipy.sparse.csr_array`` of shape (m, n)).
 
     Examples
     --------
@@ -282,6 +305,14 @@ def jacobian(f, *, method="central", step=None, bounds=None, vectorized=False,
     """
     opts = _Options("jacobian", f, method, step, bounds, vectorized, check_finite,
                     chunk)
+    sparsity = _sparsity(sparsity)
+    check_sparsity = _flag(check_sparsity, "check_sparsity")
+    if sparsity is not None:
+        from ._sparse import SparseJacobian
+        return SparseJacobian(f, opts, sparsity, check_sparsity)
+    if check_sparsity:
+        raise ValueError("check_sparsity applies with sparsity=; pass a pattern or "
+                         "sparsity='auto'")
     return Transform(f, 0, opts, opts.prepare, opts.dual)
 
 

@@ -1,5 +1,7 @@
 # The C API of csrc/, declared once.  Everything here is plain C: nogil.
 
+from libc.stdint cimport int64_t
+
 cdef extern from "fd.h" nogil:
     enum:
         DFD_FORWARD, DFD_BACKWARD, DFD_CENTRAL, DFD_COMPLEX
@@ -17,17 +19,33 @@ cdef extern from "fd.h" nogil:
                      double *h, unsigned char *st, size_t *bad)
     size_t dfd_fd_count_points(size_t n, const unsigned char *st)
     size_t dfd_fd_points(size_t n, const double *x, const double *h,
-                         const unsigned char *st, int center, double *X, size_t K,
-                         size_t *col)
-    size_t dfd_fd_points_complex(size_t n, const double *x, const double *h,
-                                 int center, double *X, size_t K, size_t *col)
+                         const unsigned char *st, size_t j0, size_t j1, int center,
+                         double *X, size_t K, size_t *col)
+    size_t dfd_fd_points_complex(size_t n, const double *x, const double *h, size_t j0,
+                                 size_t j1, int center, double *X, size_t K, size_t *col)
     void dfd_fd_column(size_t m, int st, double h, const double *f0,
                        const double *f1, const double *f2, ptrdiff_t fs,
                        double *J, ptrdiff_t js)
     void dfd_fd_quotients(size_t m, size_t n, size_t K, const double *F, size_t es,
                           size_t off, const double *h, const unsigned char *st,
-                          const size_t *col, size_t c0, double *J)
+                          const size_t *col, const double *f0, ptrdiff_t f0s, double *J,
+                          size_t ldj)
     size_t dfd_first_nonfinite(size_t len, const double *a, ptrdiff_t s)
+    # compressed (sparse) Jacobians
+    size_t dfd_fd_color_count_points(const unsigned char *st, const int64_t *cptr,
+                                     const int64_t *members, size_t c)
+    size_t dfd_fd_color_points(size_t n, const double *x, const double *h,
+                               const unsigned char *st, const int64_t *cptr,
+                               const int64_t *members, size_t c0, size_t c1, int center,
+                               int cplx, double *X, size_t K, size_t *col)
+    void dfd_fd_color_point(size_t n, const double *x, const double *h,
+                            const unsigned char *st, const int64_t *cptr,
+                            const int64_t *members, size_t c, int p, int cplx, double *P)
+    void dfd_fd_entries(size_t ne, const int64_t *rows, const int64_t *cols,
+                        const int64_t *pos, const int64_t *colors, const size_t *col,
+                        size_t c0, const double *F, ptrdiff_t fr, ptrdiff_t fc,
+                        const double *f0, ptrdiff_t f0s, const double *h,
+                        const unsigned char *st, double *data)
 
 cdef extern from "dual.h" nogil:
     ctypedef int (*dfd_unary_fn)(size_t n, size_t k, const double *x, const double *tx,

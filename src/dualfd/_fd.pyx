@@ -10,6 +10,7 @@ f, the conversion of its outputs and the error messages.
 cimport numpy as cnp
 from cpython.float cimport PyFloat_Check, PyFloat_AS_DOUBLE
 from cpython.complex cimport PyComplex_Check, PyComplex_ImagAsDouble
+from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 from libc.math cimport fabs, floor, fmax
 
@@ -29,6 +30,7 @@ cdef enum:
     NOGIL_MIN = 20000
     SMALL = 16   # sizes up to this use stack buffers
     TALL = 256   # m from which loop mode fills J column-major (see _alloc)
+    VECTOR_DOUBLES = 1 << 22   # doubles per block of vectorized points (32 MB)
 
 METHODS = {"forward": DFD_FORWARD, "backward": DFD_BACKWARD,
            "central": DFD_CENTRAL, "complex": DFD_COMPLEX}
@@ -292,12 +294,14 @@ def step_error(int rc, Py_ssize_t bad, cnp.ndarray x, method, step, lb, ub):
 
 cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
                         cnp.ndarray step, cnp.ndarray lb, cnp.ndarray ub,
-                        bint vectorized, bint check_finite, bint want_value, str mname):
+                        bint vectorized, bint check_finite, bint want_value, str mname,
+                        Py_ssize_t chunk=0):
     """Finite-difference Jacobian of f at x.
 
     x is C-contiguous float64; step, lb, ub are None or C-contiguous float64
-    arrays of x's size.  Returns (value, J, fshape): value is f(x) as f returned
-    it (None unless want_value), J has shape fshape + x.shape.
+    arrays of x's size.  chunk: points per call in vectorized mode (0: the
+    default, `vector_points`).  Returns (value, J, fshape): value is f(x) as f
+    returned it (None unless want_value), J has shape fshape + x.shape.
     """
     # C reads n doubles from each: nothing else may cross
     if not c_ready(x, cnp.NPY_DOUBLE):
@@ -338,7 +342,8 @@ cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
     if method == DFD_COMPLEX:
         # non-analytic f (abs, .real, ...) gives a wrong complex step silently
         if vectorized:
-            res = _vectorized(out, x, hp, stp, method, want_value)
+            res = _vectorized(out, x, hp, stp, method, want_value,
+                              chunk or vector_points(n))
         else:
             res = _loop(out, x, hp, stp, method, want_value)
         if not _complex_guard.ENABLED:     # benchmarks/complex_guard.py's baseline
@@ -350,8 +355,15 @@ cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
                                           vectorized, seed)
         return res
     if vectorized:
-        return _vectorized(out, x, hp, stp, method, want_value)
+        return _vectorized(out, x, hp, stp, method, want_value, chunk or vector_points(n))
     return _loop(out, x, hp, stp, method, want_value)
+
+
+cpdef Py_ssize_t vector_points(Py_ssize_t n):
+    """Default points per call of a vectorized f: x.shape + (k,) arrays of at most
+    32 MB (k >= 1), so n = 10^4 central differences take 48 calls of 419 points
+    instead of one 1.6 GB array."""
+    return max(1, VECTOR_DOUBLES // max(n, 1))
 
 
 # The guard's constants (dualfd._complex_guard), read once.
@@ -590,73 +602,133 @@ cdef cnp.ndarray empty(tuple shape):
 
 
 cdef tuple _vectorized(_Outputs out, cnp.ndarray x, double *hp, unsigned char *stp,
-                       int method, bint want_value):
-    cdef Py_ssize_t n = x.size, K, m, c0 = 0
+                       int method, bint want_value, Py_ssize_t chunk):
+    """Vectorized mode: the stencil points as the columns of x.shape + (K,) arrays,
+    in blocks of whole coordinates with at most `chunk` points per call of f (at
+    least one coordinate; chunk <= 0: one call), so memory stays ~ chunk x size(x)."""
+    cdef Py_ssize_t n = x.size, K, m, j0 = 0, j1, total
     cdef size_t wrote
     cdef const double *xp = <double*>cnp.PyArray_DATA(x)
     cdef bint cplx = method == DFD_COMPLEX
-    cdef int center = want_value
+    cdef int center = want_value, c
     cdef Py_ssize_t j
     for j in range(n):
         if dfd_stencil_needs_f0[stp[j]]:
             center = 1
             break
-    K = dfd_fd_count_points(n, stp) + center
+    total = dfd_fd_count_points(n, stp) + center
+    if chunk <= 0 or chunk > total:
+        chunk = total
     cdef tuple xshape = (<object>x).shape
-    cdef cnp.ndarray X = np.empty(xshape + (K,), dtype=np.complex128 if cplx else np.float64)
     cdef cnp.ndarray col = np.empty(n, dtype=np.uintp)
     cdef size_t *colp = <size_t*>cnp.PyArray_DATA(col)
-    cdef double *Xp = <double*>cnp.PyArray_DATA(X)
-    with nogil:
-        # O(n K) work: always worth releasing the GIL for
-        if cplx:
-            wrote = dfd_fd_points_complex(n, xp, hp, center, Xp, K, colp)
-        else:
-            wrote = dfd_fd_points(n, xp, hp, stp, center, Xp, K, colp)
-    assert wrote == <size_t>K
+    cdef size_t es = 2 if cplx else 1
+    cdef size_t off = 1 if cplx else 0
+    cdef cnp.ndarray X, F, J = None, F0 = None
+    cdef double *Fp
+    cdef const double *f0p = NULL
+    cdef ptrdiff_t f0s = 0
+    value = None
+    while True:
+        # the block: coordinates j0 <= j < j1, whose points fit in one call
+        c = center if j0 == 0 else 0
+        K = c
+        j1 = j0
+        while j1 < n and (j1 == j0 or K + dfd_stencil_npoints[stp[j1]] <= chunk):
+            K += 1 if cplx else dfd_stencil_npoints[stp[j1]]
+            j1 += 1
+        X = np.empty(xshape + (K,), dtype=np.complex128 if cplx else np.float64)
+        with nogil:
+            # O(n K) work: always worth releasing the GIL for
+            if cplx:
+                wrote = dfd_fd_points_complex(n, xp, hp, j0, j1, c,
+                                              <double*>cnp.PyArray_DATA(X), K, colp)
+            else:
+                wrote = dfd_fd_points(n, xp, hp, stp, j0, j1, c,
+                                      <double*>cnp.PyArray_DATA(X), K, colp)
+        assert wrote == <size_t>K
+        F = _vectorized_values(out, X, K, cplx,
+                               _namer(hp, stp, xshape, col[:j1 - j0], c, j0, None))
+        m = out.m
+        Fp = <double*>cnp.PyArray_DATA(F)
+        if J is None:
+            J = empty(out.fshape + xshape)
+        if c:
+            # f(x) is column 0 of the first block: later blocks difference against it
+            F0 = np.ascontiguousarray(F.reshape(m, K)[:, 0].real if cplx
+                                      else F.reshape(m, K)[:, 0])
+            f0p = <const double*>cnp.PyArray_DATA(F0)
+            f0s = 1
+            if want_value:
+                value = float(F0[0]) if out.fshape == () else F0.reshape(out.fshape)
+        with nogil:
+            dfd_fd_quotients(m, j1 - j0, K, Fp, es, off, hp + j0, stp + j0, colp, f0p,
+                             f0s, <double*>cnp.PyArray_DATA(J) + j0, n)
+        j0 = j1
+        if j0 >= n:
+            break
+    return (value, J, out.fshape)
+
+
+cdef class _Namer:
+    """Names column k of a block of vectorized points for error messages: a
+    coordinate's stencil point (cz None) or a color's point.  Holds the caller's h
+    and st pointers: used only while that caller runs."""
+    cdef double *h
+    cdef unsigned char *st
+    cdef tuple xshape
+    cdef object col           # first column of each coordinate (or color) in the block
+    cdef int center
+    cdef Py_ssize_t first     # the block's first coordinate (or color)
+    cdef object cz
+
+    cdef str name(self, Py_ssize_t k):
+        if self.center and k == 0:
+            return "x"
+        cols = np.asarray(self.col).astype(np.intp)
+        g = int(np.searchsorted(cols, k, side="right")) - 1
+        if self.cz is None:
+            return _where(self.first + g, k - cols[g], self.xshape, self.st, self.h)
+        return _color_where(self.cz, self.first + g, k - cols[g], self.xshape, self.st,
+                            self.h)
+
+
+cdef _Namer _namer(double *h, unsigned char *st, tuple xshape, col, int center,
+                   Py_ssize_t first, cz):
+    cdef _Namer nm = _Namer.__new__(_Namer)
+    nm.h, nm.st, nm.xshape, nm.col, nm.center, nm.first, nm.cz = (
+        h, st, xshape, col, center, first, cz)
+    return nm
+
+
+cdef cnp.ndarray _vectorized_values(_Outputs out, cnp.ndarray X, Py_ssize_t K,
+                                    bint cplx, _Namer namer):
+    """f at the K points of X, as a C-ready (m, K) array; checks its shape against
+    the first block's and, with check_finite, its values (naming the point)."""
     r = out.call(X)
     cdef cnp.ndarray F = out.numeric(r, cplx)
     cdef tuple rshape = (<object>F).shape
+    cdef tuple xshape = out.xshape
     if F.ndim < 1 or rshape[F.ndim - 1] != K:
         raise ValueError(
             f"vectorized=True: f must accept x with a trailing axis of k points, "
             f"shape {xshape + (K,)}, and return its values with the same trailing "
             f"axis, shape f_shape + ({K},); it returned shape {rshape}")
     out.set_shape(rshape[:F.ndim - 1])
-    m = out.m
     F = c_array(F, np.complex128 if cplx else np.float64)
     cdef double *Fp = <double*>cnp.PyArray_DATA(F)
-    cdef size_t es = 2 if cplx else 1
-    cdef size_t bad
+    cdef size_t es = 2 if cplx else 1, bad, total = out.m * K * es
     if out.check_finite:
-        bad = dfd_first_nonfinite(m * K * es, Fp, 1)
-        if bad < <size_t>(m * K * es):
-            c = (bad // es) % K
-            jj, pp = _column_owner(c, col, center)
+        bad = dfd_first_nonfinite(total, Fp, 1)
+        if bad < total:
             raise ValueError(
                 f"f returned a non-finite value ({Fp[bad]!r}) at "
                 f"f{index_str((bad // es) // K, out.fshape)} when evaluated at "
-                f"{_where(jj, pp, xshape, stp, hp)}; pass check_finite=False to allow it")
-    cdef cnp.ndarray J = empty(out.fshape + xshape)
-    cdef double *Jp = <double*>cnp.PyArray_DATA(J)
-    cdef size_t off = 1 if cplx else 0
-    with nogil:
-        dfd_fd_quotients(m, n, K, Fp, es, off, hp, stp, colp, c0, Jp)
-    value = None
-    if want_value:
-        v = F[..., 0].real if cplx else F[..., 0]
-        # a copy: F may be f's own buffer, which a later call could overwrite
-        value = float(v) if out.fshape == () else np.array(v, order="C")
-    return (value, J, out.fshape)
+                f"{namer.name((bad // es) % K)}; pass check_finite=False to allow it")
+    return F
 
 
-def _column_owner(Py_ssize_t c, cnp.ndarray col, int center):
-    """(coordinate, point) of column c of the vectorized points; (-1, 0) for x."""
-    if center and c == 0:
-        return -1, 0
-    cols = col.astype(np.intp)
-    j = int(np.searchsorted(cols, c, side="right")) - 1
-    return j, int(c - cols[j])
+include "_fd_sparse.pxi"
 
 
 cdef enum:
@@ -678,6 +750,7 @@ cdef class Transform:
     cdef int code, kind
     cdef object opts, prepare, dual
     cdef bint vectorized, check_finite, needs_prepare
+    cdef Py_ssize_t chunk      # vectorized: points per call (0: the default)
     cdef dict __dict__
 
     def __init__(self, f, int kind, opts, prepare, dual):
@@ -687,6 +760,7 @@ cdef class Transform:
         self.method = opts.method
         self.code = opts.code
         self.vectorized = opts.vectorized
+        self.chunk = (opts.chunk or 0) if opts.vectorized else 0
         self.check_finite = opts.check_finite
         self.needs_prepare = opts.needs_prepare
         self.prepare = prepare   # x0 -> (step, lb, ub) broadcast to x0's shape
@@ -712,7 +786,7 @@ cdef class Transform:
         else:
             value, J, fshape = fd_jacobian(self.f, x0, args, kwargs, self.code, step,
                                            lb, ub, self.vectorized, self.check_finite,
-                                           want_value, self.method)
+                                           want_value, self.method, self.chunk)
         if self.kind != KIND_JACOBIAN and fshape != ():
             raise ValueError(f"{_KIND_NAMES[self.kind]} needs f to return a scalar; it "
                              f"returned shape {fshape}. Use dfd.jacobian for array outputs")

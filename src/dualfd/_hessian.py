@@ -7,6 +7,7 @@ import numpy as np
 from . import _api
 from ._fd import as_point, check_finite_x, index_str, output_array
 from ._options import ParsedBounds
+from ._options import sparsity as _sparsity
 
 __all__ = ["hessian"]
 
@@ -15,7 +16,7 @@ _EPS = np.finfo(np.float64).eps
 
 
 def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
-            check_finite=True, chunk=None):
+            check_finite=True, chunk=None, sparsity=None):
     """Return a function computing the Hessian of scalar-valued `f`.
 
     Parameters
@@ -42,6 +43,15 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
         Raise ValueError on non-finite x or f values (default True).
     chunk : int, optional
         method='dual' only: tangent directions per pass.
+    sparsity : 'auto', bool array_like or scipy.sparse matrix, optional
+        The symmetric (n, n) pattern of H (or shape ``x.shape + x.shape``), or
+        'auto' to detect it by tracing f (`hessian_sparsity`).  'dual' and
+        'complex' then color the pattern with a star coloring (Gebremedhin, Manne &
+        Pothen, SIAM Review 47, 2005) and take central differences of the exact
+        gradient along one direction per color (2 gradients per color, against 2n
+        dense); 'central' computes the pattern's entries only (4 calls of f per
+        off-diagonal pair).  The result is a ``scipy.sparse.csr_array`` (n, n)
+        holding the pattern's entries.
 
     Returns
     -------
@@ -99,6 +109,10 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
                          f"got method={method!r}")
     if step is not None:
         step = _api._positive_array(step, "step")
+    sparsity = _sparsity(sparsity)
+    if sparsity is not None:
+        return _sparse_hessian(f, method, step, bounds, vectorized, check_finite, chunk,
+                               sparsity)
     if method == "auto":
         # vectorized= and the second-difference stencil serve the fallback only
         return _AutoHessian(
@@ -115,6 +129,23 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
     return _Hessian(f, method, step=step,
                     bounds=None if bounds is None else ParsedBounds(bounds),
                     vectorized=vectorized, check_finite=check_finite)
+
+
+def _sparse_hessian(f, method, step, bounds, vectorized, check_finite, chunk, sparsity):
+    from ._sparse import SparseHessian
+    parsed = None if bounds is None else ParsedBounds(bounds)
+    if method == "auto":
+        return _AutoHessian(
+            f, _sparse_hessian(f, "dual", step, bounds, False, check_finite, chunk,
+                               sparsity),
+            _sparse_hessian(f, "central", step, bounds, vectorized, check_finite, None,
+                            sparsity))
+    if method == "central":
+        return SparseHessian(f, method, None, sparsity, step, parsed, check_finite,
+                             vectorized)
+    inner = _api.grad(f, method=method, bounds=bounds, vectorized=vectorized,
+                      check_finite=check_finite, chunk=chunk)
+    return SparseHessian(f, method, inner, sparsity, step, parsed, check_finite)
 
 
 class _Hessian(_api._Transformed):
@@ -220,16 +251,22 @@ def _stencils(x0, h, lo, hi):
     return out
 
 
-def _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized, check_finite):
+def _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized, check_finite,
+                        pairs=None):
     """H of x0.ravel(), (n, n): H_ii from each coordinate's second-derivative
     stencil, H_ij from the product of the first-derivative stencils of i and j
     (central: the 4-point formula of the docstring).  Points are shared
-    between entries, so the central case costs 1 + 2 n**2 calls."""
+    between entries, so the central case costs 1 + 2 n**2 calls.
+
+    pairs: None for every i < j, or the (i, j) pairs (i < j) of a sparsity pattern;
+    then only those off-diagonal entries are computed (1 + 2n + 4 per pair calls)
+    and the result is (data over the pairs, diagonal) instead of H."""
     n = x0.size
     hf = h.ravel()
     st = _stencils(x0, h, lo, hi)
-    index = {(): 0}           # point (as ((coord, offset), ...)) -> row of P
-    terms = []                # (row of P, flat index into H, weight)
+    index = {(): 0}           # point (as ((coord, offset), ...)) -> its number
+    terms = []                # (point number, cell, weight)
+    npairs = 0
 
     def point(*moves):
         key = tuple((i, o) for i, o in moves if o)
@@ -238,32 +275,38 @@ def _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized, check_finite
             k = index[key] = len(index)
         return k
 
+    def pair(i, j, cell):
+        (oi, wi), (oj, wj) = st[i][0], st[j][0]
+        scale = 1.0 / (hf[i] * hf[j])
+        for p, a in zip(oi, wi):
+            for q, b in zip(oj, wj):
+                terms.append((point((i, p), (j, q)), cell, a * b * scale))
+
     for i in range(n):
         offs, ws = st[i][1]
         for o, w in zip(offs, ws):
-            terms.append((point((i, o)), i * n + i, w / hf[i] ** 2))
-        for j in range(i + 1, n):
-            (oi, wi), (oj, wj) = st[i][0], st[j][0]
-            scale = 1.0 / (hf[i] * hf[j])
-            for p, a in zip(oi, wi):
-                for q, b in zip(oj, wj):
-                    terms.append((point((i, p), (j, q)), i * n + j, a * b * scale))
-    P = np.repeat(x0.reshape(1, n), len(index), axis=0)
-    for key, k in index.items():
-        for i, o in key:
-            P[k, i] += o * hf[i]
-    F = _values(f, P, x0.shape, args, kwargs, vectorized)
+            terms.append((point((i, o)), i * n + i if pairs is None else i, w / hf[i] ** 2))
+        if pairs is None:
+            for j in range(i + 1, n):
+                pair(i, j, i * n + j)
+    if pairs is not None:
+        for e, (i, j) in enumerate(pairs):
+            pair(int(i), int(j), n + e)
+        npairs = len(pairs)
+    keys = list(index)        # in point-number order
+    F = _values(f, x0, hf, keys, args, kwargs, vectorized)
     if check_finite and not np.all(finite := np.isfinite(F)):
         k = int(np.argmin(finite))
-        key = next(key for key, row in index.items() if row == k)
         raise ValueError(f"f returned a non-finite value ({float(F[k])!r}) when "
-                         f"evaluated at {_point_str(key, hf, x0.shape)}; pass "
+                         f"evaluated at {_point_str(keys[k], hf, x0.shape)}; pass "
                          "check_finite=False to allow it")
     rows, cells, weights = (np.array(t) for t in zip(*terms)) if terms else \
         (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
-    H = np.zeros(n * n)
+    H = np.zeros(n * n if pairs is None else n + npairs)
     # summed per cell in the stencil's order: pairs like (f1 - f2) stay close
     np.add.at(H, cells.astype(np.intp), weights * F[rows.astype(np.intp)])
+    if pairs is not None:
+        return H[n:], H[:n]
     H = H.reshape(n, n)
     iu = np.triu_indices(n, 1)
     H.T[iu] = H[iu]
@@ -284,24 +327,33 @@ def _point_str(key, h, shape):
     return f"x {' '.join(terms)} ({', '.join(steps)})"
 
 
-def _values(f, P, shape, args, kwargs, vectorized):
-    K = P.shape[0]
-    if vectorized:
-        r = f(np.ascontiguousarray(P.T).reshape(shape + (K,)), *args, **kwargs)
-        F = output_array(r)
-        if F.shape != (K,):
-            raise ValueError(f"vectorized=True: f must accept x with a trailing axis "
-                             f"of k points, shape {shape + (K,)}, and return shape "
-                             f"({K},) for a scalar f; it returned shape {F.shape}")
-    else:
-        F = np.empty(K)
-        for k in range(K):
-            # a row of P: its own memory, which nothing changes after the call
-            r = f(P[k].reshape(shape), *args, **kwargs)
-            a = output_array(r)
+def _values(f, x0, h, keys, args, kwargs, vectorized):
+    """f at the points x0 + sum of o h_i e_i over each key's moves, built in blocks
+    of at most 32 MB (vectorized: one call per block; else one call per point, each
+    on its own array, which nothing changes after the call)."""
+    shape, n, K = x0.shape, x0.size, len(keys)
+    xf = x0.reshape(-1)
+    F = np.empty(K)
+    block = max(1, (1 << 22) // max(n, 1))
+    for k0 in range(0, K, block):
+        P = np.repeat(xf.reshape(1, n), min(block, K - k0), axis=0)
+        for r, key in enumerate(keys[k0:k0 + block]):
+            for i, o in key:
+                P[r, i] += o * h[i]
+        if vectorized:
+            k = P.shape[0]
+            r = f(np.ascontiguousarray(P.T).reshape(shape + (k,)), *args, **kwargs)
+            V = output_array(r)
+            if V.shape != (k,):
+                raise ValueError(f"vectorized=True: f must accept x with a trailing axis "
+                                 f"of k points, shape {shape + (k,)}, and return shape "
+                                 f"({k},) for a scalar f; it returned shape {V.shape}")
+            F[k0:k0 + k] = V
+            continue
+        for r in range(P.shape[0]):
+            a = output_array(f(P[r].reshape(shape), *args, **kwargs))
             if a.shape != ():
                 raise ValueError(f"hessian needs f to return a scalar; it returned "
                                  f"shape {a.shape}")
-            F[k] = a
-    F = F.astype(np.float64, copy=False)
+            F[k0 + r] = a
     return F

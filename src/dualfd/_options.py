@@ -14,7 +14,8 @@ import numpy as np
 
 from ._fd import index_str
 
-__all__ = ["flag", "positive_array", "chunk_size", "broadcast", "ParsedBounds"]
+__all__ = ["flag", "positive_array", "chunk_size", "broadcast", "ParsedBounds",
+           "Pattern", "sparsity"]
 
 
 def flag(value, name):
@@ -254,3 +255,88 @@ def _broadcasts(arrays, shape):
 
 def _flat_index(i, shape):
     return index_str(i, shape)
+
+
+class Pattern:
+    """A sparsity pattern the caller gave: a boolean array or a scipy.sparse
+    matrix/array, True (stored) where the derivative may be non-zero.  Kept as
+    CSR (int64 indptr/indices, sorted, unique) once its (m, n) reading is known:
+    a 2-d pattern reads as (m, n); an N-d array as f(x).shape + x.shape."""
+
+    __slots__ = ("shape", "_dense", "_csr")
+
+    def __init__(self, value, name="sparsity"):
+        self._dense = self._csr = None
+        if _is_scipy_sparse(value):
+            if value.dtype != np.bool_:
+                raise TypeError(f"{name} must be boolean (True where the derivative "
+                                f"may be non-zero); got a scipy.sparse {value.dtype} "
+                                f"matrix: pass {name}=S.astype(bool) (stored zeros "
+                                "then count as absent), or S != 0")
+            if value.ndim != 2:
+                raise ValueError(f"{name} must be 2-d; got shape {value.shape}")
+            S = value.tocsr(copy=True)
+            S.eliminate_zeros()          # stored False entries are not in the pattern
+            S.sum_duplicates()
+            S.sort_indices()
+            self.shape = tuple(int(s) for s in S.shape)
+            self._csr = (np.ascontiguousarray(S.indptr, dtype=np.int64),
+                         np.ascontiguousarray(S.indices, dtype=np.int64))
+            return
+        try:
+            a = np.asarray(value)
+        except (TypeError, ValueError):
+            a = np.asarray(None)
+        if a.dtype != np.bool_:
+            raise TypeError(f"{name} must be 'auto', a boolean array or a boolean "
+                            f"scipy.sparse matrix; got {type(value).__name__}"
+                            + (f" of dtype {a.dtype} (pass {name}=S != 0)"
+                               if a.dtype.kind in "iuf" else ""))
+        if a.ndim < 2:
+            raise ValueError(f"{name} must have at least 2 dimensions (m, n), or "
+                             f"f(x).shape + x.shape; got shape {a.shape}")
+        self._dense = np.array(a, dtype=np.bool_)   # a private copy
+        self.shape = a.shape
+
+    def csr(self, xshape):
+        """(m, indptr, indices) read against x's shape, or ValueError."""
+        n = int(np.prod(xshape, dtype=np.int64))
+        if self._csr is not None:
+            if self.shape[1] != n:
+                raise ValueError(f"sparsity has shape {self.shape}: {self.shape[1]} "
+                                 f"columns, but x has {n} entries (shape {xshape})")
+            return self.shape[0], self._csr[0], self._csr[1]
+        a = self._dense
+        k = len(xshape)
+        if a.ndim == 2 and a.shape[1] == n:
+            A = a
+        elif k and a.ndim > k and a.shape[a.ndim - k:] == tuple(xshape):
+            A = a.reshape(-1, n)
+        elif k == 0 and a.ndim == 2 and a.shape[1] == 1:
+            A = a
+        else:
+            raise ValueError(f"sparsity has shape {a.shape}; for x of shape {xshape} "
+                             f"it must be (m, {n}) or f(x).shape + {tuple(xshape)}")
+        counts = np.count_nonzero(A, axis=1)
+        indptr = np.zeros(A.shape[0] + 1, np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        indices = np.ascontiguousarray(np.nonzero(A)[1], dtype=np.int64)
+        return A.shape[0], indptr, indices
+
+
+def _is_scipy_sparse(value):
+    """A scipy.sparse matrix or array, without importing SciPy."""
+    module = type(value).__module__ or ""
+    return module.startswith("scipy.sparse") and hasattr(value, "tocsr")
+
+
+def sparsity(value):
+    """None, "auto", or a `Pattern` (validated: boolean, 2-d or more)."""
+    if value is None or isinstance(value, Pattern):
+        return value
+    if isinstance(value, str):
+        if value != "auto":
+            raise ValueError(f"sparsity must be 'auto', a boolean array or a boolean "
+                             f"scipy.sparse matrix; got {value!r}")
+        return value
+    return Pattern(value)

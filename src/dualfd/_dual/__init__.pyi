@@ -115,5 +115,9 @@ class Dual:
 def dual_jacobian(f: Callable[..., Any], x: np.ndarray, args: tuple[Any, ...],
                   kwargs: dict[str, Any], chunk: int | None,
                   want_value: bool) -> tuple[Any, np.ndarray, tuple[int, ...]]: ...
+def dual_compressed(f: Callable[..., Any], x: np.ndarray, colors: np.ndarray,
+                    ncolors: int, args: tuple[Any, ...], kwargs: dict[str, Any],
+                    chunk: int | None,
+                    want_value: bool) -> tuple[Any, np.ndarray, tuple[int, ...]]: ...
 def dual_jvp(f: Callable[..., Any], x: np.ndarray, v: np.ndarray, args: tuple[Any, ...],
              kwargs: dict[str, Any]) -> tuple[Any, Any]: ...

@@ -38,6 +38,7 @@ from cpython.float cimport PyFloat_Check
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.slice cimport PySlice_Check, PySlice_GetIndicesEx
+from libc.stdint cimport int64_t
 from libc.string cimport memcpy, memmove, memset
 
 from .._csrc cimport *

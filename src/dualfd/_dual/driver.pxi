@@ -32,24 +32,59 @@ def dual_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, chunk, bint want_va
 
     Returns (value, J, fshape): value is f(x) (a float for scalar f; None unless
     want_value), J has shape fshape + x.shape."""
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), maxk, npass, k, kc, c0, m = 0, p
+    value, J, fshape = _passes(f, x, args, kwargs, cnp.PyArray_SIZE(x), None, chunk,
+                               want_value)
+    return value, J.reshape(fshape + (<object>x).shape), fshape
+
+
+def dual_compressed(f, cnp.ndarray x, cnp.ndarray colors, Py_ssize_t ncolors,
+                    tuple args, dict kwargs, chunk, bint want_value):
+    """The compressed Jacobian of a column coloring, B = J S with S[j, colors[j]] = 1:
+    one tangent direction per color (colors: int64, one per entry of x).
+
+    Returns (value, B, fshape) with B of shape (m, ncolors)."""
+    if colors.dtype != np.int64 or not c_ready(colors, cnp.NPY_INT64) \
+            or colors.size != x.size:
+        raise ValueError("colors must be C-contiguous int64 with one entry per x")
+    return _passes(f, x, args, kwargs, ncolors, colors, chunk, want_value)
+
+
+cdef tuple _passes(f, cnp.ndarray x, tuple args, dict kwargs, Py_ssize_t ncols,
+                   cnp.ndarray colors, chunk, bint want_value):
+    """f on Duals seeded with the columns of S, in balanced passes of at most chunk
+    columns: S = I (colors None, ncols = n) or the 0/1 seed of a coloring.  Returns
+    (value, J S as an (m, ncols) array, fshape)."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), maxk, npass, k, kc, c0, m = 0, p, j, c
     cdef Dual d, rd
     cdef cnp.ndarray J = None
     cdef tuple xshape = (<object>x).shape
-    # A chunk larger than n means one pass; clamping first keeps n + maxk from
-    # overflowing for huge chunk values.
-    maxk = DEFAULT_CHUNK if chunk is None else min(chunk, max(n, 1))
-    npass = (n + maxk - 1) // maxk if n else 1
-    k = (n + npass - 1) // npass if n else 0      # balanced: 13 with 8 -> 7 + 6
+    cdef const int64_t *cp = NULL
+    if colors is not None:
+        cp = <const int64_t *>cnp.PyArray_DATA(colors)
+        for j in range(n):
+            if cp[j] < 0 or cp[j] >= ncols:
+                raise ValueError(f"colors[{j}] = {cp[j]} is not in [0, {ncols})")
+    # A chunk larger than ncols means one pass; clamping first keeps ncols + maxk
+    # from overflowing for huge chunk values.
+    maxk = DEFAULT_CHUNK if chunk is None else min(chunk, max(ncols, 1))
+    npass = (ncols + maxk - 1) // maxk if ncols else 1
+    k = (ncols + npass - 1) // npass if ncols else 0      # balanced: 13 with 8 -> 7 + 6
     value = None
     fshape = None
     cdef const double *xd = <const double *>cnp.PyArray_DATA(x)
     for p in range(npass):
         c0 = p * k
-        kc = min(k, n - c0)
+        kc = min(k, ncols - c0)
         d = _empty(xshape, n, kc)
         memcpy(d.v, xd, n * sizeof(double))
-        dfd_seed(n, kc, c0, d.t)
+        if cp == NULL:
+            dfd_seed(n, kc, c0, d.t)
+        else:
+            memset(d.t, 0, n * kc * sizeof(double))
+            for j in range(n):
+                c = cp[j] - c0
+                if 0 <= c < kc:
+                    d.t[j * kc + c] = 1.0
         r = _result(f(d, *args, **kwargs))
         rshape = (<Dual>r)._shape if type(r) is Dual else r.shape
         if p == 0:
@@ -57,7 +92,7 @@ def dual_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, chunk, bint want_va
             m = 1
             for s in fshape:
                 m *= s
-            J = cnp.PyArray_ZEROS(2, [m, n], cnp.NPY_DOUBLE, 0)
+            J = cnp.PyArray_ZEROS(2, [m, ncols], cnp.NPY_DOUBLE, 0)
             if want_value:
                 if type(r) is Dual:
                     rd = <Dual>r
@@ -72,8 +107,8 @@ def dual_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, chunk, bint want_va
             if rd.k != kc:
                 raise ValueError(f"f returned a Dual with {rd.k} tangent directions; "
                                  f"expected {kc} (do not build Duals inside f)")
-            dfd_put_columns(m, kc, rd.t, n, c0, <double *>cnp.PyArray_DATA(J))
-    return value, J.reshape(fshape + xshape), fshape
+            dfd_put_columns(m, kc, rd.t, ncols, c0, <double *>cnp.PyArray_DATA(J))
+    return value, J, fshape
 
 
 def dual_jvp(f, cnp.ndarray x, cnp.ndarray v, tuple args, dict kwargs):
