@@ -429,3 +429,50 @@ def test_sparse_hessian_auto_method_falls_back_to_central():
     with pytest.warns(dfd.AutoWarning):
         H = dfd.hessian(f, method="auto", sparsity=S)(x)
     np.testing.assert_allclose(H.toarray(), ext_rosenbrock_hessian(x), rtol=1e-5, atol=1e-4)
+
+
+# --- into(out, x): the caller's Jacobian array reused -----------------------------------
+
+@pytest.mark.parametrize("method", ("forward", "central", "complex", "dual"))
+@pytest.mark.parametrize("vectorized", (False, True))
+@pytest.mark.parametrize("n", (10, 300))       # 300: loop mode's tall (column-major) case
+def test_into_writes_the_same_jacobian(method, vectorized, n):
+    if vectorized and method == "dual":
+        pytest.skip("vectorized applies to FD methods")
+    x = point(problems.broyden_tridiagonal(n))
+    J = dfd.jacobian(tri, method=method, vectorized=vectorized)
+    ref = problems.broyden_tridiagonal_jacobian(x)
+    for order in "CF":
+        out = np.full((n, n), np.nan, order=order)
+        assert J.into(out, x) is out
+        np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(out, J(x))
+
+
+def test_into_grad_and_value_and_grad():
+    f = lambda x: np.sum(x ** 3)                     # noqa: E731
+    out = np.empty(3)
+    assert dfd.grad(f, method="dual").into(out, np.ones(3)) is out
+    np.testing.assert_array_equal(out, [3.0, 3.0, 3.0])
+    v, g = dfd.value_and_grad(f, method="forward").into(out, np.ones(3))
+    assert g is out and v == 3.0
+
+
+@pytest.mark.parametrize("out, match", [
+    (np.empty((3, 4)), r"out has shape \(3, 4\); the Jacobian has shape \(3, 3\)"),
+    (np.empty((3, 3), dtype=np.float32), "out must be a C-contiguous"),
+    (np.empty((3, 6))[:, ::2], "out must be a C-contiguous"),
+    (np.empty((3, 3)).view(np.dtype(">f8")), "out must be a C-contiguous"),
+])
+def test_into_bad_out(out, match):
+    with pytest.raises(ValueError, match=match):
+        dfd.jacobian(tri).into(out, np.ones(3))
+
+
+def test_into_read_only_and_type():
+    ro = np.empty((3, 3))
+    ro.setflags(write=False)
+    with pytest.raises(ValueError, match="out is read-only"):
+        dfd.jacobian(tri).into(ro, np.ones(3))
+    with pytest.raises(TypeError, match="out must be a numpy array; got list"):
+        dfd.jacobian(tri).into([[0.0] * 3] * 3, np.ones(3))

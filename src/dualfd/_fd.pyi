@@ -18,3 +18,26 @@ class Transform:
     f: Callable[..., Any]
     method: str
     def __call__(self, x: npt.ArrayLike, *args: Any, **kwargs: Any) -> Any: ...
+    def into(self, out: np.ndarray, x: npt.ArrayLike, *args: Any, **kwargs: Any) -> Any: ...
+
+def vector_points(n: int) -> int: ...
+def fd_jacobian(f: Callable[..., Any], x: np.ndarray, args: tuple[Any, ...],
+                kwargs: dict[str, Any], method: int, step: np.ndarray | None,
+                lb: np.ndarray | None, ub: np.ndarray | None, vectorized: bool,
+                check_finite: bool, want_value: bool, mname: str, chunk: int = ...,
+                dest: np.ndarray | None = ...) -> tuple[Any, np.ndarray, tuple[int, ...]]: ...
+
+class Compression:
+    m: int
+    n: int
+    ncolors: int
+    nnz: int
+    colors: np.ndarray
+    def __init__(self, m: int, n: int, colors: npt.ArrayLike, ncolors: int,
+                 rows: npt.ArrayLike, cols: npt.ArrayLike) -> None: ...
+
+def fd_compressed(f: Callable[..., Any], x: np.ndarray, args: tuple[Any, ...],
+                  kwargs: dict[str, Any], method: int, step: np.ndarray | None,
+                  lb: np.ndarray | None, ub: np.ndarray | None, vectorized: bool,
+                  check_finite: bool, want_value: bool, mname: str, chunk: int,
+                  cz: Compression) -> tuple[Any, np.ndarray, tuple[int, ...]]: ...

@@ -151,6 +151,7 @@ cdef class _Outputs:
     cdef tuple xshape
     cdef double *h           # steps and stencils, for naming points in errors;
     cdef unsigned char *st   # they point into buffers that outlive the call
+    cdef cnp.ndarray dest    # the caller's J (Transform.into), or None
 
 
     cdef object call(self, point):
@@ -222,6 +223,18 @@ cdef class _Outputs:
         if self.check_finite:
             self.check(dst, 1, j, p)
         return 0
+
+    cdef const double *direct(self, r, Py_ssize_t j, int p) except? NULL:
+        """f's value r in place, when it is a float64 array C can read with the
+        expected shape (checked for finiteness as store does), else NULL."""
+        if not (self.fshape is not None and cnp.PyArray_CheckExact(r)
+                and c_ready(<cnp.ndarray>r, cnp.NPY_DOUBLE)
+                and self.same_shape(<cnp.ndarray>r)):
+            return NULL
+        cdef const double *a = <const double*>cnp.PyArray_DATA(<cnp.ndarray>r)
+        if self.check_finite:
+            self.check(a, 1, j, p)
+        return a
 
     cdef int store_imag(self, r, double *dst, Py_ssize_t j) except -1:
         """Store the imaginary part of complex output r into dst."""
@@ -295,13 +308,14 @@ def step_error(int rc, Py_ssize_t bad, cnp.ndarray x, method, step, lb, ub):
 cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
                         cnp.ndarray step, cnp.ndarray lb, cnp.ndarray ub,
                         bint vectorized, bint check_finite, bint want_value, str mname,
-                        Py_ssize_t chunk=0):
+                        Py_ssize_t chunk=0, cnp.ndarray dest=None):
     """Finite-difference Jacobian of f at x.
 
     x is C-contiguous float64; step, lb, ub are None or C-contiguous float64
     arrays of x's size.  chunk: points per call in vectorized mode (0: the
-    default, `vector_points`).  Returns (value, J, fshape): value is f(x) as f
-    returned it (None unless want_value), J has shape fshape + x.shape.
+    default, `vector_points`).  dest: an array to write J into (Transform.into).
+    Returns (value, J, fshape): value is f(x) as f returned it (None unless
+    want_value), J has shape fshape + x.shape.
     """
     # C reads n doubles from each: nothing else may cross
     if not c_ready(x, cnp.NPY_DOUBLE):
@@ -339,6 +353,7 @@ cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
     cdef _Outputs out = _Outputs.__new__(_Outputs)
     out.f, out.args, out.kwargs, out.check_finite = f, args, kwargs, check_finite
     out.xshape, out.h, out.st, out.fshape, out.m = xshape, hp, stp, None, -1
+    out.dest = dest
     if method == DFD_COMPLEX:
         # non-analytic f (abs, .real, ...) gives a wrong complex step silently
         if vectorized:
@@ -500,7 +515,7 @@ cdef tuple _loop(_Outputs out, cnp.ndarray x, double *hp, unsigned char *stp,
     if need_f0 or n == 0:
         value = out.call(fresh_copy(x))
         J = _alloc(out, out.shape_of(value, False))
-        if out.m >= TALL:
+        if _by_columns(out, J):
             js, cs = 1, out.m
         W = _work(out.m)
         w = &wbuf[0] if W is None else <double*>cnp.PyArray_DATA(W)
@@ -511,6 +526,8 @@ cdef tuple _loop(_Outputs out, cnp.ndarray x, double *hp, unsigned char *stp,
             value = (<cnp.ndarray>value).copy()
     if cplx:
         xc = complex_copy(x)
+    cdef const double *fp[3]      # f0, f1, f2 of the current column
+    cdef const double *direct
     for j in range(n):
         s = stp[j]
         for p in range(dfd_stencil_npoints[s]):
@@ -524,24 +541,39 @@ cdef tuple _loop(_Outputs out, cnp.ndarray x, double *hp, unsigned char *stp,
             r = out.call(point)
             if J is None:
                 J = _alloc(out, out.shape_of(r, cplx))
-                if out.m >= TALL:
+                if _by_columns(out, J):
                     js, cs = 1, out.m
                 W = _work(out.m)
                 w = &wbuf[0] if W is None else <double*>cnp.PyArray_DATA(W)
                 Jp = <double*>cnp.PyArray_DATA(J)
             m = out.m
+            fp[1 + p] = w + (1 + p) * m
             if cplx:
                 out.store_imag(r, w + m, j)
+            elif p + 1 == dfd_stencil_npoints[s] and (direct := out.direct(r, j, p)) != NULL:
+                # the column's last value is read where f left it: no copy, since
+                # no call of f comes between (f may reuse its output buffer)
+                fp[1 + p] = direct
             else:
                 out.store(r, w + (1 + p) * m, j, p)
         if m >= NOGIL_MIN:
             with nogil:
-                dfd_fd_column(m, s, hp[j], w, w + m, w + 2 * m, 1, Jp + j * cs, js)
+                dfd_fd_column(m, s, hp[j], w, fp[1], fp[2], 1, Jp + j * cs, js)
         else:
-            dfd_fd_column(m, s, hp[j], w, w + m, w + 2 * m, 1, Jp + j * cs, js)
-    if out.m >= TALL:
+            dfd_fd_column(m, s, hp[j], w, fp[1], fp[2], 1, Jp + j * cs, js)
+    if out.dest is not None:
+        J = out.dest
+    elif out.m >= TALL:
         J = J.T.reshape(out.fshape + (<object>x).shape)
     return (value, J, out.fshape)
+
+
+cdef bint _by_columns(_Outputs out, cnp.ndarray J):
+    """Whether loop mode fills J column by column (memory of J^T, see _alloc): a
+    tall J of ours, or the caller's J when it is Fortran-ordered."""
+    if out.dest is None:
+        return out.m >= TALL
+    return not cnp.PyArray_IS_C_CONTIGUOUS(J)
 
 
 cdef cnp.ndarray _work(Py_ssize_t m):
@@ -559,12 +591,33 @@ cdef cnp.ndarray _alloc(_Outputs out, tuple fshape):
     filling J^T row by row and returning its transpose (as SciPy's
     approx_derivative does) keeps every write contiguous."""
     out.set_shape(fshape)
+    if out.dest is not None:
+        return _check_dest(out.dest, fshape + out.xshape)
     if out.m >= TALL:
         n = 1
         for d in out.xshape:
             n *= d
         return empty((n, out.m))
     return empty(fshape + out.xshape)
+
+
+cdef cnp.ndarray _check_dest(cnp.ndarray J, tuple shape):
+    """The caller's out= array, if the kernels can write J (shape) into it: float64,
+    aligned, native, writeable, C-contiguous (or Fortran-contiguous when f and x
+    are at most 1-d, so that its memory is J^T's)."""
+    if (<object>J).shape != shape:
+        raise ValueError(f"out has shape {(<object>J).shape}; the Jacobian has shape "
+                         f"{shape}")
+    if not c_ready(J, cnp.NPY_DOUBLE) and not (
+            len(shape) <= 2 and cnp.PyArray_IS_F_CONTIGUOUS(J)
+            and J.dtype == np.float64 and J.dtype.isnative and cnp.PyArray_ISALIGNED(J)):
+        raise ValueError("out must be a C-contiguous (or, for 1-d f and x, "
+                         "Fortran-contiguous) aligned float64 array; got "
+                         f"dtype {J.dtype}, flags C={J.flags.c_contiguous} "
+                         f"F={J.flags.f_contiguous}")
+    if not J.flags.writeable:
+        raise ValueError("out is read-only")
+    return J
 
 
 cdef inline cnp.ndarray fresh_copy(cnp.ndarray a):
@@ -652,7 +705,9 @@ cdef tuple _vectorized(_Outputs out, cnp.ndarray x, double *hp, unsigned char *s
         m = out.m
         Fp = <double*>cnp.PyArray_DATA(F)
         if J is None:
-            J = empty(out.fshape + xshape)
+            J = empty(out.fshape + xshape) if out.dest is None or not \
+                cnp.PyArray_IS_C_CONTIGUOUS(out.dest) else \
+                _check_dest(out.dest, out.fshape + xshape)
         if c:
             # f(x) is column 0 of the first block: later blocks difference against it
             F0 = np.ascontiguousarray(F.reshape(m, K)[:, 0].real if cplx
@@ -667,6 +722,9 @@ cdef tuple _vectorized(_Outputs out, cnp.ndarray x, double *hp, unsigned char *s
         j0 = j1
         if j0 >= n:
             break
+    if out.dest is not None and J is not out.dest:
+        _check_dest(out.dest, out.fshape + xshape)[...] = J
+        J = out.dest
     return (value, J, out.fshape)
 
 
@@ -777,20 +835,41 @@ cdef class Transform:
         return (Transform, (self.f, self.kind, self.opts, self.prepare, self.dual))
 
     def __call__(self, x, *args, **kwargs):
+        return self._run(None, x, args, kwargs)
+
+    def into(self, out, x, *args, **kwargs):
+        """Write the derivative at x into the array `out` and return it (with
+        value_and_grad: ``(value, out)``), as ``self(x, *args, **kwargs)`` computes it.
+
+        Reusing one array across calls saves allocating a fresh J each time: for
+        a large J its first-touch page faults (~1 us per 4 KB page; 2 us per call
+        of f at n = m = 1000).  out: float64 of the derivative's shape,
+        C-contiguous, or Fortran-contiguous when f and x are at most 1-d (which
+        suits a tall J in loop mode: its columns are then contiguous).  If f
+        raises, out's contents are unspecified."""
+        if not cnp.PyArray_Check(out):
+            raise TypeError(f"out must be a numpy array; got {type(out).__name__}")
+        return self._run(<cnp.ndarray>out, x, args, kwargs)
+
+    cdef object _run(self, cnp.ndarray dest, x, tuple args, dict kwargs):
         cdef cnp.ndarray x0 = as_point(x), step = None, lb = None, ub = None
         cdef bint want_value = self.kind == KIND_VALUE_AND_GRAD
         if self.needs_prepare:
             step, lb, ub = self.prepare(x0)
         if self.code < 0:
             value, J, fshape = self.dual(self.f, x0, lb, ub, args, kwargs, want_value)
+            if dest is not None:
+                _check_dest(dest, (<object>J).shape)[...] = J
+                J = dest
         else:
             value, J, fshape = fd_jacobian(self.f, x0, args, kwargs, self.code, step,
                                            lb, ub, self.vectorized, self.check_finite,
-                                           want_value, self.method, self.chunk)
+                                           want_value, self.method, self.chunk, dest)
         if self.kind != KIND_JACOBIAN and fshape != ():
             raise ValueError(f"{_KIND_NAMES[self.kind]} needs f to return a scalar; it "
                              f"returned shape {fshape}. Use dfd.jacobian for array outputs")
-        if cnp.PyArray_NDIM(<cnp.ndarray>J) == 0 and not cnp.PyArray_Check(x):
+        if (dest is None and cnp.PyArray_NDIM(<cnp.ndarray>J) == 0
+                and not cnp.PyArray_Check(x)):
             J = PyFloat_AS_DOUBLE(J) if PyFloat_Check(J) else float(J)
         if want_value:
             return value, J
