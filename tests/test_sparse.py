@@ -182,9 +182,11 @@ def test_caller_arrays_untouched_and_result_owned():
 def test_pickles():
     x = np.linspace(-1.0, 1.0, 8)
     S = problems.broyden_tridiagonal_jacobian(x) != 0
-    J = dfd.jacobian(problems.broyden_tridiagonal_residual, sparsity=S)
-    J2 = pickle.loads(pickle.dumps(J))
-    np.testing.assert_array_equal(J2(x).toarray(), J(x).toarray())
+    for J in (dfd.jacobian(problems.broyden_tridiagonal_residual, sparsity=S),
+              dfd.hessian(ext_rosenbrock, sparsity=S)):
+        first = J(x).toarray()                # with a plan
+        J2 = pickle.loads(pickle.dumps(J))
+        np.testing.assert_array_equal(J2(x).toarray(), first)
 
 
 # --- bad input ------------------------------------------------------------------------

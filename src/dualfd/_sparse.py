@@ -91,6 +91,12 @@ class _Sparse(_api._Transformed):
         self._plan = None
         scipy_sparse()          # fail now, not at the first call, without SciPy
 
+    def __getstate__(self):
+        # the plan is rebuilt on the first call: it holds f's extra arguments
+        state = dict(self.__dict__)
+        state["_plan"] = None
+        return state
+
     def plan(self, x0, args, kwargs):
         """The plan for x0's shape (the last one is kept: optimizers call with one);
         an "auto" pattern is traced again when f's extra arguments change."""
