@@ -109,34 +109,64 @@ def _gather(S, rows):
     rows = np.asarray(rows, _I8).ravel()
     if S.indices.size == 0 or rows.size == 0:
         return _empty_sets(rows.size)
+    r0 = rows[0]
+    if r0 >= 0 and rows[-1] - r0 == rows.size - 1 and (
+            rows.size == 1 or np.all(rows[1:] - rows[:-1] == 1)):
+        # a contiguous run (slices, rows of a C-order view): the sets are one slice
+        a, b = S.indptr[r0], S.indptr[r0 + rows.size]
+        return _Sets(S.indptr[r0:r0 + rows.size + 1] - a, S.indices[a:b])
     valid = rows >= 0
-    safe = np.where(valid, rows, 0)
-    starts = S.indptr[safe]
-    lens = np.where(valid, S.indptr[safe + 1] - starts, 0)
+    if valid.all():
+        starts = S.indptr[rows]
+        lens = S.indptr[rows + 1] - starts
+    else:
+        safe = np.where(valid, rows, 0)
+        starts = S.indptr[safe]
+        lens = np.where(valid, S.indptr[safe + 1] - starts, 0)
     indptr = np.zeros(rows.size + 1, _I8)
     np.cumsum(lens, out=indptr[1:])
     total = int(indptr[-1])
+    if total == rows.size and np.all(lens == 1):
+        return _Sets(indptr, S.indices[starts])      # one index per element
     owner = np.repeat(np.arange(rows.size, dtype=_I8), lens)
     cols = S.indices[starts[owner] + (np.arange(total, dtype=_I8) - indptr[owner])]
     return _Sets(indptr, cols)
 
 
+def _unique(keys):
+    """Sorted distinct keys.  A stable sort (timsort) merges the already sorted runs the
+    parts mostly are in linear time; NumPy 2's hash-based np.unique was 10x slower."""
+    keys = np.sort(keys, kind="stable")
+    if keys.size > 1:
+        keep = np.empty(keys.size, bool)
+        keep[0] = True
+        np.not_equal(keys[1:], keys[:-1], out=keep[1:])
+        keys = keys[keep]
+    return keys
+
+
 def _union(size, n, parts):
     """Row o of the result is the union of S[r] over the pairs (o, r) of every part
-    ``(out_rows, S, in_rows)``."""
-    parts = [p for p in parts if p[1].indices.size and np.size(p[0])]
+    ``(out_rows, S, in_rows)``; None for out_rows or in_rows means 0..size-1."""
+    parts = [p for p in parts if p[1].indices.size and (p[0] is None or np.size(p[0]))]
     if not parts:
         return _empty_sets(size)
-    if len(parts) == 1:
-        out_rows, S, in_rows = parts[0]
-        out_rows = np.asarray(out_rows, _I8).ravel()
-        if out_rows.size == size and np.array_equal(out_rows, np.arange(size)):
-            return _gather(S, in_rows)      # one source per element: no sort needed
+    if len(parts) == 1 and parts[0][0] is None:
+        # one source per element: no sort needed
+        return parts[0][1] if parts[0][2] is None else _gather(parts[0][1], parts[0][2])
     keys = []
     for out_rows, S, in_rows in parts:
+        if out_rows is None and in_rows is None:
+            rows = np.repeat(np.arange(size, dtype=_I8), np.diff(S.indptr))
+            keys.append(rows * n + S.indices)
+            continue
+        if in_rows is None:
+            in_rows = np.arange(S.size, dtype=_I8)
         owner, cols, _ = _expand(S, in_rows)
-        keys.append(np.asarray(out_rows, _I8).ravel()[owner] * n + cols)
-    keys = np.unique(np.concatenate(keys))
+        out_rows = np.arange(size, dtype=_I8) if out_rows is None else \
+            np.asarray(out_rows, _I8).ravel()
+        keys.append(out_rows[owner] * n + cols)
+    keys = _unique(np.concatenate(keys))
     rows = keys // n if n else keys
     indptr = np.zeros(size + 1, _I8)
     np.cumsum(np.bincount(rows, minlength=size), out=indptr[1:])
@@ -154,7 +184,7 @@ def _stack_sets(sets):
 
 def _row_union(S):
     """The union of all rows of S, as one set."""
-    return np.unique(S.indices)
+    return _unique(S.indices)
 
 
 # --- the trace context ---------------------------------------------------------------------
@@ -173,7 +203,7 @@ class _Context:
             self.pairs.append(keys)
             self.npairs += keys.size
             if self.npairs > 1 << 22:       # keep memory at the number of distinct pairs
-                self.pairs = [np.unique(np.concatenate(self.pairs))]
+                self.pairs = [_unique(np.concatenate(self.pairs))]
                 self.npairs = self.pairs[0].size
 
     def cross(self, Sa, ra, Sb, rb):
@@ -186,7 +216,7 @@ class _Context:
         ra, rb = ra[ok], rb[ok]
         if not ra.size:
             return
-        both = np.unique(ra * (Sb.size + 1) + rb)
+        both = _unique(ra * (Sb.size + 1) + rb)
         ra, rb = both // (Sb.size + 1), both % (Sb.size + 1)
         la = Sa.indptr[ra + 1] - Sa.indptr[ra]
         lb = Sb.indptr[rb + 1] - Sb.indptr[rb]
@@ -198,7 +228,7 @@ class _Context:
         off = np.arange(total, dtype=_I8) - (np.cumsum(cnt) - cnt)[rep]
         u = Sa.indices[Sa.indptr[ra[rep]] + off // lb[rep]]
         v = Sb.indices[Sb.indptr[rb[rep]] + off % lb[rep]]
-        self.add_keys(np.unique(np.concatenate([u * self.n + v, v * self.n + u])))
+        self.add_keys(_unique(np.concatenate([u * self.n + v, v * self.n + u])))
 
     def square(self, S, rows=None):
         if rows is None:
@@ -207,7 +237,7 @@ class _Context:
 
     def pattern(self):
         n = self.n
-        keys = np.unique(np.concatenate(self.pairs)) if self.pairs else np.zeros(0, _I8)
+        keys = _unique(np.concatenate(self.pairs)) if self.pairs else np.zeros(0, _I8)
         rows = keys // n if n else keys
         indptr = np.zeros(n + 1, _I8)
         np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
@@ -654,7 +684,8 @@ def _bcast(args):
     shapes = [_shape(a) for a in args]
     out = np.broadcast_shapes(*shapes)
     maps = [np.broadcast_to(np.arange(int(np.prod(s, dtype=_I8)), dtype=_I8).reshape(s),
-                            out).ravel() for s in shapes]
+                            out).ravel() if isinstance(a, Tracer) else None
+            for a, s in zip(args, shapes)]
     return out, maps
 
 
@@ -662,14 +693,13 @@ def _elementwise(ctx, args, partials):
     """The result of an elementwise operation with ``partials`` as from _rules()."""
     shape, maps = _bcast(args)
     size = int(np.prod(shape, dtype=_I8))
-    out_rows = np.arange(size, dtype=_I8)
     parts, srcs = [], {}
     for a, m, (zero, _), nm in zip(args, maps, partials, "ab"):
         if isinstance(a, Tracer) and not a._value:
             s = a._sets()
             srcs[nm] = (s, m)
             if not zero:
-                parts.append((out_rows, s, m))
+                parts.append((None, s, None if a.shape == shape else m))
     if ctx.hessian:
         for nm, (zero, dep) in zip("ab", partials):
             if zero or nm not in srcs:
@@ -1046,7 +1076,7 @@ def _gradient(f, *varargs, axis=None, edge_order=1):
     if axis is not None and _ndim(axis) == 0:
         return _window(f, axes[0], 2)
     outs = [_window(f, ax, 2) for ax in axes]
-    return outs[0] if len(outs) == 1 else tuple(outs) if False else outs
+    return outs[0] if len(outs) == 1 else tuple(outs)
 
 
 def _diff(a, n=1, axis=-1, prepend=None, append=None):
@@ -1353,7 +1383,7 @@ def _dense(func):
         klifted = {k: _lift(v) for k, v in kwargs.items()}
         traced = [a for a in lifted + list(klifted.values()) if isinstance(a, Tracer)]
         ctx = traced[0]._ctx
-        allset = np.unique(np.concatenate([t._sets().indices for t in traced]))
+        allset = _unique(np.concatenate([t._sets().indices for t in traced]))
         probe = func(*[_probe(a) if isinstance(a, Tracer) else a for a in lifted],
                      **{k: _probe(v) if isinstance(v, Tracer) else v
                         for k, v in klifted.items()})
