@@ -405,9 +405,9 @@ static inline double dfd_d_xlog1py_b(double a, double b)
 #undef DFD_UNARY
 #undef DFD_BINARY
 
-#define DFD_UNARY(name, value, deriv, lo, hi) {#name, "numpy", dfd_##name, lo, hi},
+#define DFD_UNARY(name, value, deriv, lo, hi) {#name, "numpy", dfd_##name, lo, hi, #deriv},
 #define DFD_SPECIAL_UNARY(name, value, deriv, lo, hi)                                \
-    {#name, "scipy.special", dfd_##name, lo, hi},
+    {#name, "scipy.special", dfd_##name, lo, hi, #deriv},
 #define DFD_BINARY(name, value, da, db, lo, hi)
 #define DFD_SPECIAL_BINARY(name, value, da, db, lo, hi)
 const dfd_unary_rule dfd_unary_rules[] = {
@@ -421,9 +421,10 @@ const size_t dfd_n_unary_rules = sizeof dfd_unary_rules / sizeof dfd_unary_rules
 
 #define DFD_UNARY(name, value, deriv, lo, hi)
 #define DFD_SPECIAL_UNARY(name, value, deriv, lo, hi)
-#define DFD_BINARY(name, value, da, db, lo, hi) {#name, "numpy", dfd_##name##2, lo, hi},
+#define DFD_BINARY(name, value, da, db, lo, hi)                                      \
+    {#name, "numpy", dfd_##name##2, lo, hi, #da, #db},
 #define DFD_SPECIAL_BINARY(name, value, da, db, lo, hi)                              \
-    {#name, "scipy.special", dfd_##name##2, lo, hi},
+    {#name, "scipy.special", dfd_##name##2, lo, hi, #da, #db},
 const dfd_binary_rule dfd_binary_rules[] = {
 #include "rules.def"
 };

@@ -60,12 +60,15 @@ typedef int (*dfd_binary_fn)(size_t n, size_t k,
                              const double *restrict b, size_t sb, const double *tb,
                              double *restrict y, double *restrict ty);
 
-/* module: where the function of that name lives, "numpy" or "scipy.special". */
+/* module: where the function of that name lives, "numpy" or "scipy.special".
+ * deriv (da, db): the rule's partials as written in rules.def, stringified, so that the
+ * sparsity tracer reads which partials are identically zero or constant from the one
+ * table instead of a second list. */
 typedef struct {
-    const char *name, *module; dfd_unary_fn fn; double lo, hi;
+    const char *name, *module; dfd_unary_fn fn; double lo, hi; const char *deriv;
 } dfd_unary_rule;
 typedef struct {
-    const char *name, *module; dfd_binary_fn fn; double lo, hi;
+    const char *name, *module; dfd_binary_fn fn; double lo, hi; const char *da, *db;
 } dfd_binary_rule;
 
 #define DFD_UNARY(name, value, deriv, lo, hi)                                        \

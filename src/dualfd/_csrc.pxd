@@ -58,11 +58,14 @@ cdef extern from "dual.h" nogil:
         const char *module
         dfd_unary_fn fn
         double lo, hi
+        const char *deriv
     ctypedef struct dfd_binary_rule:
         const char *name
         const char *module
         dfd_binary_fn fn
         double lo, hi
+        const char *da
+        const char *db
     const dfd_unary_rule dfd_unary_rules[]
     const size_t dfd_n_unary_rules
     const dfd_binary_rule dfd_binary_rules[]

@@ -49,6 +49,16 @@ RULES = tuple(
         dfd_binary_rules[i].lo, dfd_binary_rules[i].hi)
        for i in range(dfd_n_binary_rules)])
 
+#: The partials of each rule as written in csrc/rules.def: name -> (derivative,) for a
+#: unary rule, (da, db) for a binary one.  The sparsity tracer (dualfd._tracer) reads
+#: from them which partials are identically zero or constant.
+RULE_PARTIALS = dict(
+    [(dfd_unary_rules[i].name.decode(), (dfd_unary_rules[i].deriv.decode(),))
+     for i in range(dfd_n_unary_rules)]
+    + [(dfd_binary_rules[i].name.decode(),
+        (dfd_binary_rules[i].da.decode(), dfd_binary_rules[i].db.decode()))
+       for i in range(dfd_n_binary_rules)])
+
 
 # --- elementwise kernels ------------------------------------------------------------------
 
