@@ -478,3 +478,109 @@ def test_into_read_only_and_type():
         dfd.jacobian(tri).into(ro, np.ones(3))
     with pytest.raises(TypeError, match="out must be a numpy array; got list"):
         dfd.jacobian(tri).into([[0.0] * 3] * 3, np.ones(3))
+
+
+# --- sparsity="auto": detected once per shape, then reused --------------------------------
+
+@pytest.mark.parametrize("prob", [problems.broyden_tridiagonal(50), problems.bratu2d(7),
+                                  problems.extended_rosenbrock(20),
+                                  problems.discrete_boundary_value(30)],
+                         ids=lambda p: p.name)
+@pytest.mark.parametrize("method", ("forward", "central", "complex", "dual"))
+def test_auto_equals_given_pattern(prob, method):
+    x = point(prob, 4)
+    S = pattern_of(prob.jacobian(point(prob, 5)))
+    J = dfd.jacobian(prob.residual, method=method, sparsity="auto")(x)
+    np.testing.assert_array_equal(J.toarray() != 0, S.toarray())
+    given = dfd.jacobian(prob.residual, method=method, sparsity=S)(x)
+    np.testing.assert_array_equal(J.toarray(), given.toarray())
+
+
+def test_auto_traces_once_per_shape():
+    kinds = []
+
+    def f(x):
+        kinds.append(type(x).__name__)
+        return problems.broyden_tridiagonal_residual(x)
+
+    J = dfd.jacobian(f, method="dual", sparsity="auto")
+    for n in (30, 30, 30, 40, 40):
+        J(np.linspace(-1.0, 1.0, n))
+    assert kinds == ["Tracer", "Dual", "Dual", "Dual", "Tracer", "Dual", "Dual"]
+
+
+def test_auto_retraces_when_constants_change():
+    """A pattern read from a constant argument (the zeros of A in A @ x) holds for
+    that constant only: other arguments are traced again, never reused silently."""
+    n = 12
+    x = np.linspace(-1.0, 1.0, n)
+    band = np.eye(n) + np.eye(n, k=1)
+    full = np.ones((n, n))
+
+    def f(x, A):
+        return A @ np.sin(x)
+
+    J = dfd.jacobian(f, method="dual", sparsity="auto")
+    assert J(x, band).nnz == 2 * n - 1
+    Jf = J(x, full)
+    assert Jf.nnz == n * n
+    np.testing.assert_allclose(Jf.toarray(), full * np.cos(x), rtol=1e-15)
+
+
+def test_auto_refuses_control_flow_on_values():
+    def f(x):
+        if x[0] > 0:
+            return x ** 2
+        return x
+
+    with pytest.raises(TypeError, match="sparsity detection: .*pass an explicit pattern"):
+        dfd.jacobian(f, sparsity="auto")(np.ones(3))
+
+
+def test_auto_hessian_and_public_detectors():
+    n = 30
+    x = np.linspace(-1.0, 1.0, n)
+    S = dfd.hessian_sparsity(ext_rosenbrock, x)
+    np.testing.assert_array_equal(S.toarray(), ext_rosenbrock_hessian(x + 0.1) != 0)
+    H = dfd.hessian(ext_rosenbrock, sparsity="auto")(x)
+    np.testing.assert_allclose(H.toarray(), ext_rosenbrock_hessian(x), rtol=1e-7, atol=1e-6)
+    P = dfd.jacobian_sparsity(problems.broyden_tridiagonal_residual, x)
+    assert isinstance(P, sp.csr_array) and P.dtype == bool
+    np.testing.assert_array_equal(P.toarray(), problems.broyden_tridiagonal_jacobian(x) != 0)
+
+
+# --- with SciPy's large-scale solvers ---------------------------------------------------
+
+def test_least_squares_lsmr_auto_n10000():
+    opt = pytest.importorskip("scipy.optimize")
+    n = 10_000
+    r = problems.broyden_tridiagonal_residual
+    for method in ("dual", "central"):
+        jac = dfd.jacobian(r, method=method, sparsity="auto")
+        res = opt.least_squares(r, np.full(n, -1.0), jac=jac, tr_solver="lsmr",
+                                x_scale="jac")
+        assert res.success and np.max(np.abs(r(res.x))) < 1e-8
+
+
+def test_newton_krylov_with_sparse_preconditioner():
+    """Bratu n = 10^4 by Jacobian-free Newton-Krylov, preconditioned by an
+    incomplete LU of dualfd's sparse Jacobian at x0 (SciPy's large-scale example)."""
+    opt = pytest.importorskip("scipy.optimize")
+    linalg = pytest.importorskip("scipy.sparse.linalg")
+    N = 100
+    r = problems.bratu2d_residual
+    x0 = np.zeros(N * N)
+    J0 = dfd.jacobian(r, method="dual", sparsity="auto")(x0)
+    ilu = linalg.spilu(J0.tocsc())
+    M = linalg.LinearOperator(J0.shape, ilu.solve)
+    sol = opt.newton_krylov(r, x0, method="gmres", inner_M=M, f_tol=1e-7)
+    assert np.max(np.abs(r(sol))) < 1e-7
+    # and plain Newton on the exact sparse Jacobian reaches the same solution
+    x = x0.copy()
+    J = dfd.jacobian(r, method="dual", sparsity="auto")
+    for _ in range(20):
+        dx = linalg.spsolve(J(x).tocsc(), r(x))
+        x -= dx
+        if np.max(np.abs(dx)) < 1e-12:
+            break
+    np.testing.assert_allclose(x, sol, atol=1e-6)
