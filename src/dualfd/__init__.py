@@ -1,8 +1,9 @@
 """dualfd: fast derivatives of Python/NumPy functions.
 
 Finite differences whose loops run in C, and forward-mode dual numbers whose
-arithmetic runs in C, under one API: grad, jacobian, value_and_grad, jvp,
-check_grad and the Dual type.
+arithmetic runs in C, under one API: grad, jacobian, value_and_grad, jvp, hessian,
+check_grad and the Dual type; sparse Jacobians and Hessians by coloring, with
+patterns detected by tracing (jacobian_sparsity, hessian_sparsity).
 """
 
 from ._version import __version__
