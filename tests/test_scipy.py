@@ -244,8 +244,23 @@ def test_least_squares_reaches_the_analytic_solution(p):
     # the same sum of squares; the same x where the minimizer is isolated
     assert res.cost == pytest.approx(ref.cost, rel=1e-6, abs=1e-12 * (1 + 2 * ref.cost))
     if np.linalg.matrix_rank(ref.jac, tol=1e-6 * np.abs(ref.jac).max()) == p.n:
-        np.testing.assert_allclose(res.x, ref.x, rtol=1e-4,
+        canon = _SYMMETRIES.get(p.name, lambda x: x)
+        np.testing.assert_allclose(canon(res.x), canon(ref.x), rtol=1e-4,
                                    atol=1e-6 * max(1, np.abs(ref.x).max()))
+
+
+def _biggs_canonical(x):
+    """Biggs EXP6 is x3 e^(-t x1) - x4 e^(-t x2) + x6 e^(-t x5) - y: swapping the
+    terms (x1, x3) and (x5, x6) leaves it unchanged, so its minimizer is isolated
+    but not unique; both solvers may reach either copy (the step's last bit
+    decides).  The copy with x1 <= x5 stands for both."""
+    x = np.array(x, dtype=float)
+    if x[0] > x[4]:
+        x[[0, 2, 4, 5]] = x[[4, 5, 0, 2]]
+    return x
+
+
+_SYMMETRIES = {"biggs_exp6": _biggs_canonical}
 
 
 @pytest.mark.parametrize("p", mgh_params(square=True))
