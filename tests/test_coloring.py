@@ -307,6 +307,25 @@ def test_arrowhead_star():
     assert ncolors == 2
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_star_coloring_with_hubs(seed):
+    # vertices of degree > 32 go through csrc's per-vertex color tables
+    rng = np.random.default_rng(seed)
+    n = 150
+    A = rng.random((n, n)) < 0.01
+    hubs = rng.choice(n, 4, replace=False)
+    A[hubs] |= rng.random((4, n)) < 0.6
+    A |= A.T
+    indptr, indices = csr(A)
+    colors, ncolors = C.star_coloring(indptr, indices, n)
+    check_star_coloring(A, colors)
+    H = np.where(A, rng.standard_normal((n, n)), 0.0)
+    H = H + H.T
+    data = C.star_recover(indptr, indices, colors, H @ seed_matrix(colors, ncolors, 1.0),
+                          np.ones(n))
+    np.testing.assert_allclose(data, H[A], rtol=1e-13, atol=0)
+
+
 def test_star_recover_unlisted_diagonal():
     # H's diagonal is zero and not listed: data follows indices exactly
     n = 6
