@@ -509,7 +509,7 @@ static int color_graph(const graph2 *g, int star, int64_t lower, int64_t *colors
             memcpy(colors, w.colors, n * sizeof(int64_t));
         }
     }
-    /* Recoloring by classes cannot lose colors; a few rounds often gain some.
+    /* Recoloring by classes cannot lose colors and sometimes gains some.
      * (Only for distance-1 colorings: it does not preserve the star property.) */
     for (int round = 0; !star && round < RECOLOR_ROUNDS && best > lower; round++) {
         order_by_classes(n, colors, best, round % 2, &w);

@@ -452,6 +452,12 @@ def test_bad_recovery_arguments():
         C.star_recover(indptr, indices, colors[:2], B, s)
     with pytest.raises(ValueError, match=r"column index out of range: indices\[1\] = 1"):
         C.column_recover(indptr, indices, [0], B, [1.0])   # n = len(colors) = 1
+    with pytest.raises(ValueError, match=r"indptr must have at least one entry"):
+        C.column_recover(np.zeros(0, np.int64), [], [0], np.ones((0, 1)), [1.0])
+    with pytest.raises(ValueError, match=r"indptr must have n \+ 1 = 4 entries; got 3"):
+        C.star_coloring([0, 1, 2], [0, 1], 3)
+    with pytest.raises(TypeError, match=r"m must be an integer; got str"):
+        C.color_columns([0], [], "0", 0)
     with pytest.raises(ValueError, match=r"indptr must be nondecreasing"):
         C.max_row_count([0, 2, 1])
     with pytest.raises(ValueError, match=r"at least one entry"):
