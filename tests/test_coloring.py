@@ -118,23 +118,33 @@ def scipy_count(A, order=None):
 
 
 def check_star_coloring(A, colors):
-    """Brute force: adjacent vertices differ; every path a-b-c-d on 4 distinct
-    vertices has at least 3 colors."""
+    """Adjacent vertices differ, and no path a-b-c-d on 4 distinct vertices
+    has two colors. For a distance-1 coloring, such a path exists on the edge
+    b-c iff b has another neighbor of c's color and c another of b's: checked
+    with neighbor color counts for every edge, and by enumerating the paths
+    when n is small."""
     adj = np.asarray(A, dtype=bool).copy()
     n = adj.shape[0]
     adj[np.diag_indices(n)] = False
+    b, c = np.nonzero(adj)
+    assert np.all(colors[b] != colors[c]), "an edge has one color"
+    if not n:
+        return
+    onehot = np.zeros((n, int(colors.max()) + 1), dtype=np.int64)
+    onehot[np.arange(n), colors] = 1
+    count = adj.astype(np.int64) @ onehot   # count[v, k]: neighbors of v colored k
+    bad = (count[b, colors[c]] >= 2) & (count[c, colors[b]] >= 2)
+    assert not bad.any(), f"a two-colored path on 4 vertices through edge {b[bad][0]}-{c[bad][0]}"
+    if n > 20:
+        return
     nbr = [np.flatnonzero(adj[v]) for v in range(n)]
     for b in range(n):
         for c in nbr[b]:
-            assert colors[b] != colors[c], f"edge {b}-{c} has one color"
             for a in nbr[b]:
-                if a == c:
-                    continue
                 for d in nbr[c]:
-                    if d in (a, b):
-                        continue
-                    assert len({colors[a], colors[b], colors[c], colors[d]}) >= 3, \
-                        f"path {a}-{b}-{c}-{d} has two colors"
+                    if len({a, b, c, d}) == 4:
+                        assert len({colors[a], colors[b], colors[c], colors[d]}) >= 3, \
+                            f"path {a}-{b}-{c}-{d} has two colors"
 
 
 def seed_matrix(colors, ncolors, scale):
@@ -264,6 +274,11 @@ def test_threads():
         results = list(ex.map(lambda A: C.color_columns(*csr(A), *A.shape), patterns_))
     for A, (colors, ncolors) in zip(patterns_, results):
         check_column_coloring(A, colors, ncolors)
+    symmetric = [A[:150] | A[:150].T for A in patterns_]
+    with ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(lambda A: C.star_coloring(*csr(A), len(A)), symmetric))
+    for A, (colors, ncolors) in zip(symmetric, results):
+        check_star_coloring(A, colors)
 
 
 # ---- star coloring --------------------------------------------------------
