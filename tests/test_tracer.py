@@ -93,12 +93,13 @@ def test_coverage_entry_refused_with_reason(eid):
     assert "sparsity=" in str(info.value) and "np.where" in str(info.value)
 
 
-# --- coverage parity with the Dual's registry --------------------------------------------
+# --- coverage parity with the Dual's registry -------------------------------------------
 
 def test_every_registry_entry_supported_or_refused():
     functions, ufuncs, ufunc_methods, methods = _registry()
-    missing = [T._fname(f) for f in functions if f not in T._FUNCS and f not in T._REFUSED]
-    assert not missing, f"registry functions the tracer neither supports nor refuses: {missing}"
+    missing = [T._fname(f) for f in functions
+               if f not in T._FUNCS and f not in T._REFUSED]
+    assert not missing, f"neither supported nor refused: {missing}"
     rules = T._rules()
     for u, entry in ufuncs.items():
         if entry[0] in (1, 2, 5):
@@ -147,7 +148,8 @@ def _bratu(u, lam=1.0):
     Laplacian plus lam exp(u)."""
     k = u.shape[0]
     p = np.pad(u, 1)
-    lap = (4.0 * u - p[:-2, 1:-1] - p[2:, 1:-1] - p[1:-1, :-2] - p[1:-1, 2:]) * (k + 1) ** 2
+    lap = (4.0 * u - p[:-2, 1:-1] - p[2:, 1:-1] - p[1:-1, :-2] - p[1:-1, 2:]) \
+        * (k + 1) ** 2
     return lap - lam * np.exp(u)
 
 
@@ -170,7 +172,8 @@ def test_bratu_2d_exact():
 
 def test_banded_constant_matrix_gives_banded_pattern():
     n = 9
-    A = np.diag(np.full(n, 2.0)) + np.diag(np.ones(n - 1), 1) + np.diag(np.ones(n - 2), -2)
+    A = (np.diag(np.full(n, 2.0)) + np.diag(np.ones(n - 1), 1)
+         + np.diag(np.ones(n - 2), -2))
     expect = A != 0
     assert np.array_equal(_pattern(lambda x: A @ x, np.zeros(n)), expect)
     assert np.array_equal(_pattern(lambda x: np.dot(A, np.sin(x)), np.zeros(n)), expect)
@@ -216,6 +219,28 @@ def test_writes_follow_views_and_copies():
     assert np.array_equal(J != 0, expect)
 
 
+def test_writes_through_views_made_by_numpy_functions():
+    def f(x):
+        y = np.zeros_like(x)                  # (2, 3)
+        np.reshape(y, (3, 2))[0] = x[1, :2]   # a view: reaches y[0, :2]
+        np.transpose(y)[2] = x[0, 0]          # reaches y[:, 2]
+        np.split(y, 2)[1][0, 0] = x[1, 2]     # reaches y[1, 0] (replaces x[0, 0])
+        np.flip(x)[0, 0] = 0.0                # x[1, 2] := constant, after its use
+        return np.concatenate([y.ravel(), x.ravel()])
+    expect = np.zeros((12, 6), bool)
+    expect[0, 3] = expect[1, 4] = expect[2, 0] = expect[3, 5] = expect[5, 0] = True
+    expect[6:11, :5] = np.eye(5, dtype=bool)
+    assert np.array_equal(_pattern(f, np.zeros((2, 3))), expect)
+    J = _dual_jacobian(f, np.arange(1.0, 7.0).reshape(2, 3))
+    assert np.array_equal(J != 0, expect)
+
+
+def test_read_only_views_raise_as_numpy():
+    with pytest.raises(ValueError, match="assignment destination is read-only"):
+        trace_jacobian(lambda x: np.broadcast_to(x, (2, 3)).__setitem__(0, 1.0), (3,),
+                       (), {})
+
+
 def test_lists_of_traced_scalars_and_object_arrays():
     f = lambda x: np.array([x[0] * x[1], x[2], 1.0])
     assert np.array_equal(_pattern(f, np.zeros(3)),
@@ -230,7 +255,8 @@ def test_lists_of_traced_scalars_and_object_arrays():
 
 def test_public_forms_return_scipy_patterns():
     pytest.importorskip("scipy")
-    Pj = jacobian_sparsity(lambda x, c: x.ravel()[1:] * x.ravel()[:-1] + c, np.ones((2, 2)), 3.0)
+    Pj = jacobian_sparsity(lambda x, c: x.ravel()[1:] * x.ravel()[:-1] + c,
+                           np.ones((2, 2)), 3.0)
     assert Pj.shape == (3, 4) and Pj.dtype == bool
     assert np.array_equal(Pj.toarray(), np.array([[1, 1, 0, 0], [0, 1, 1, 0],
                                                   [0, 0, 1, 1]], bool))
@@ -238,7 +264,7 @@ def test_public_forms_return_scipy_patterns():
     assert Ph.shape == (4, 4) and Ph.dtype == bool
 
 
-# --- hypothesis: random compositions of supported operations -----------------------------
+# --- hypothesis: random compositions of supported operations ----------------------------
 
 _UNARY = [np.sin, np.exp, np.tanh, np.abs, np.square, np.negative, lambda v: 2.0 * v,
           np.floor, np.cos]
@@ -290,7 +316,7 @@ def test_random_compositions_never_miss(steps, n, seed):
         assert not np.any((J != 0) & ~pattern)
 
 
-# --- Hessian patterns ----------------------------------------------------------------------
+# --- Hessian patterns -------------------------------------------------------------------
 
 def _hpattern(f, n):
     indptr, indices = trace_hessian(f, (n,), (), {})
@@ -345,8 +371,9 @@ def test_hessian_linear_and_products():
     assert np.array_equal(H, expect)
 
 
-@pytest.mark.parametrize("eid", ["linalg.det", "prod", "var", "dot-vec-vec", "einsum-matmul",
-                                 "linalg.norm", "cumprod", "special.xlogy", "polyval"])
+@pytest.mark.parametrize("eid", ["linalg.det", "prod", "var", "dot-vec-vec",
+                                 "einsum-matmul", "linalg.norm", "cumprod",
+                                 "special.xlogy", "polyval"])
 def test_hessian_contains_dense_hessian(eid):
     call = lambda x: np.sum(_flat_function(eid)(x))
     x0 = np.concatenate([np.ravel(a) for a in _inputs(eid)])
@@ -361,7 +388,7 @@ def test_hessian_needs_scalar():
         trace_hessian(lambda x: x * x, (3,), (), {})
 
 
-# --- errors ----------------------------------------------------------------------------------
+# --- errors -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("f, match", [
     (lambda x: x if x[0] > 0 else -x, "branches on a traced value"),
@@ -383,11 +410,13 @@ def test_value_dependent_code_raises(f, match):
 
 
 def test_unsupported_function_named():
-    with pytest.raises(TypeError, match="numpy.median is not supported by the sparsity tracer"):
+    with pytest.raises(TypeError,
+                       match="numpy.median is not supported by the sparsity tracer"):
         trace_jacobian(lambda x: np.median(x), (3,), (), {})
     with pytest.raises(TypeError, match="numpy.multiply.accumulate is not supported"):
         trace_jacobian(lambda x: np.multiply.accumulate(x), (3,), (), {})
-    with pytest.raises(TypeError, match="numpy.sin under the sparsity tracer does not take"):
+    with pytest.raises(TypeError,
+                       match="numpy.sin under the sparsity tracer does not take"):
         trace_jacobian(lambda x: np.sin(x, where=True), (3,), (), {})
     with pytest.raises(TypeError, match="the ufunc|numpy.spacing is not supported"):
         trace_jacobian(lambda x: np.spacing(x), (3,), (), {})

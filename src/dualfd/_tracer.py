@@ -70,7 +70,7 @@ def _refuse(what):
                        f"the pattern cannot be found from f: {_HINT}")
 
 
-# --- index sets as CSR ---------------------------------------------------------------------
+# --- index sets as CSR ------------------------------------------------------------------
 
 class _Sets:
     """One index set per element: row r is indices[indptr[r]:indptr[r + 1]]."""
@@ -187,7 +187,7 @@ def _row_union(S):
     return _unique(S.indices)
 
 
-# --- the trace context ---------------------------------------------------------------------
+# --- the trace context ------------------------------------------------------------------
 
 class _Context:
     __slots__ = ("n", "hessian", "pairs", "npairs")
@@ -244,7 +244,7 @@ class _Context:
         return indptr, keys - rows * n
 
 
-# --- the tracer ----------------------------------------------------------------------------
+# --- the tracer -------------------------------------------------------------------------
 
 class _Root:
     """The storage a tracer and its views share: sets, and the positions 0..size-1."""
@@ -379,6 +379,9 @@ class Tracer:
             self[...] = np.add(self, v) if isinstance(v, Tracer) else self + 0.0
             return
         _check_key(key)
+        if not self._pos.flags.writeable:
+            raise ValueError("assignment destination is read-only (a broadcast or "
+                             "diagonal view, as in NumPy); copy it first")
         target = self._pos[key]
         _assign(self._root, self._ctx, target, value)
 
@@ -520,7 +523,7 @@ def _assign(root, ctx, target, value):
     root.sets = _gather(both, mp)
 
 
-# --- arguments: tracers, constants, ids ----------------------------------------------------
+# --- arguments: tracers, constants, ids -------------------------------------------------
 
 def _lift(a):
     """A (nested) list/tuple or object array holding tracers, as one Tracer."""
@@ -621,7 +624,7 @@ def _fname(func):
     return f"{mod}.{getattr(func, '__name__', repr(func))}"
 
 
-# --- the rule table ------------------------------------------------------------------------
+# --- the rule table ---------------------------------------------------------------------
 
 _VARS = {"x", "y", "a", "b"}
 
@@ -778,7 +781,7 @@ def _ufunc_fname(ufunc):
     return f"the ufunc {name}"
 
 
-# --- shape and indexing functions: the id trick ---------------------------------------------
+# --- shape and indexing functions: the id trick -----------------------------------------
 
 def _id_call(func, args, kwargs, data_args):
     """func applied to element ids: ``data_args(args, kwargs, ids)`` returns args and
@@ -803,6 +806,21 @@ def _all_positional(args, kwargs, ids):
 def _id_func(func, data_args=_first):
     def handler(*args, **kwargs):
         return _id_call(func, args, kwargs, data_args)
+    return handler
+
+
+def _view_func(func):
+    """A function of one array that NumPy may answer with a view (reshape, transpose,
+    split, diagonal, broadcast_to, ...): applied to the tracer's root positions, so that
+    what NumPy makes a view stays one and writes through it reach the base."""
+    def handler(a, *args, **kwargs):
+        a = _lift(a)
+        if not isinstance(a, Tracer):
+            return _id_call(func, (a,) + args, kwargs, _first)
+        r = func(a._pos, *args, **kwargs)
+        if isinstance(r, (list, tuple)):
+            return type(r)(a._derive(np.asarray(e)) for e in r)
+        return a._derive(np.asarray(r))
     return handler
 
 
@@ -948,7 +966,7 @@ def _identity(func):
     return handler
 
 
-# --- reductions -----------------------------------------------------------------------------
+# --- reductions -------------------------------------------------------------------------
 
 def _axes(ndim, axis):
     if axis is None:
@@ -1096,7 +1114,7 @@ def _trace_fn(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     return np.sum(np.diagonal(a, offset, axis1, axis2), axis=-1)
 
 
-# --- products --------------------------------------------------------------------------------
+# --- products ---------------------------------------------------------------------------
 
 def _mask(a):
     """Where an operand may be non-zero: everywhere for a tracer, else its non-zeros."""
@@ -1149,7 +1167,7 @@ def _einsum_general(subscripts, *operands):
     free = next(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                 if c not in used)
     if outs is None:
-        outs = np.einsum  # implicit mode: build the explicit output labels
+        # implicit mode: the labels that occur once, in order, after any ellipsis
         flat = "".join(labels).replace(".", "")
         outs = ("..." if "..." in ins else "") + "".join(
             sorted(c for c in set(flat) if flat.count(c) == 1))
@@ -1364,7 +1382,7 @@ def _meshgrid(*xi, **kwargs):
     return list(ids.result(np.meshgrid(*[ids.of(x) for x in xi], **kwargs)))
 
 
-# --- linear algebra: dense unions -------------------------------------------------------------
+# --- linear algebra: dense unions -------------------------------------------------------
 
 def _probe(a):
     """A well-conditioned stand-in of a's shape, to learn output shapes and types."""
@@ -1424,7 +1442,7 @@ def _norm_reduce(func):
     return handler
 
 
-# --- the function table ------------------------------------------------------------------------
+# --- the function table -----------------------------------------------------------------
 
 def _values_only(func):
     """Results that depend on values only (np.all, count_nonzero): value tracers."""
@@ -1464,7 +1482,10 @@ def _build():
     for name in id1:
         f = getattr(np, name, None)
         if f is not None:
-            t[f] = _id_func(f, _all_positional if name.startswith("atleast") else _first)
+            # diag, tril, triu write zeros: those need the ids (0 = no dependence)
+            t[f] = (_id_func(f, _all_positional) if name.startswith("atleast")
+                    else _id_func(f) if name in ("diag", "tril", "triu")
+                    else _view_func(f))
     for name in seq:
         f = getattr(np, name, None)
         if f is not None:
@@ -1549,7 +1570,7 @@ def _refuse_method(name):
     return handler
 
 
-# --- entry points --------------------------------------------------------------------------------
+# --- entry points -----------------------------------------------------------------------
 
 def _shape_tuple(xshape):
     return tuple(int(s) for s in (xshape if _ndim(xshape) else (xshape,))) \
