@@ -264,6 +264,18 @@ def test_public_forms_return_scipy_patterns():
     assert Ph.shape == (4, 4) and Ph.dtype == bool
 
 
+@pytest.mark.parametrize("obj", [jacobian_sparsity, hessian_sparsity],
+                         ids=lambda o: o.__name__)
+def test_docstring_examples(obj):
+    import doctest
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    tests = doctest.DocTestFinder(recurse=False).find(obj, globs={})
+    assert tests and tests[0].examples
+    for t in tests:
+        runner.run(t)
+    assert runner.failures == 0
+
+
 # --- hypothesis: random compositions of supported operations ----------------------------
 
 _UNARY = [np.sin, np.exp, np.tanh, np.abs, np.square, np.negative, lambda v: 2.0 * v,

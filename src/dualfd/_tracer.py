@@ -35,6 +35,12 @@ so anything that runs with method="dual" runs here):
 - argmax, argsort, nonzero, ... (integer results that depend on values): refused with a
   TypeError, as are ``if x[0] > 0``, ``int()``, ``float()`` and traced masks or indices.
 
+What the pattern depends on besides x's shape: the *values* of constants f uses as
+product operands (their non-zeros) or as np.where/np.select conditions -- including
+constants passed in ``args``/``kwargs``.  A cache of patterns must therefore be keyed
+on those arguments too (or rebuilt when they change); constants inside f are fixed per
+transform.
+
 Hessian patterns track, besides each element's first-order set G, a global set of index
 pairs that may interact nonlinearly: a unary rule whose partial is not constant on u adds
 G_u x G_u; a binary rule adds G_a x G_a if its partial in a depends on a, G_a x G_b (and
