@@ -241,6 +241,16 @@ def test_read_only_views_raise_as_numpy():
                        (), {})
 
 
+def test_ufunc_methods_keep_numpy_defaults():
+    # ufunc.reduce reduces axis 0 by default (np.max reduces all axes)
+    f = lambda x: np.concatenate([np.maximum.reduce(x), np.add.reduce(x, axis=1),
+                                  np.add.accumulate(x, axis=1).ravel()])
+    expect = np.vstack([np.hstack([np.eye(3), np.eye(3)]),
+                        np.repeat(np.eye(2), 3, axis=1),
+                        np.kron(np.eye(2), np.tril(np.ones((3, 3))))]).astype(bool)
+    assert np.array_equal(_pattern(f, np.zeros((2, 3))), expect)
+
+
 def test_lists_of_traced_scalars_and_object_arrays():
     f = lambda x: np.array([x[0] * x[1], x[2], 1.0])
     assert np.array_equal(_pattern(f, np.zeros(3)),

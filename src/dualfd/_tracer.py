@@ -735,6 +735,10 @@ def _ufunc(ufunc, method, inputs, kwargs):
     if method != "__call__":
         name = ufunc.__name__
         if method == "reduce" and name in _REDUCE_METHODS:
+            kwargs.setdefault("axis", 0)        # ufunc.reduce's default, not None
+            kwargs.pop("dtype", None)
+            if _is_traced(kwargs.pop("initial", None)):
+                _refuse(f"numpy.{name}.reduce with a traced initial=")
             result = _FUNCS[getattr(np, _REDUCE_METHODS[name][1])](*inputs, **kwargs)
         elif method == "accumulate" and name == "add":
             kwargs.setdefault("axis", 0)
