@@ -928,8 +928,10 @@ def _where(cond, x=None, y=None):
     cond = _lift(cond)
     if isinstance(cond, Tracer):
         # which branch is taken depends on values: the union of both
-        return np.add(x, y) if _is_traced(x) or _is_traced(y) else \
-            _value_result(cond._ctx, [cond, x, y])
+        if not (_is_traced(x) or _is_traced(y)):
+            return _value_result(cond._ctx, [cond, x, y])
+        r = np.add(x, y)
+        return np.broadcast_to(r, np.broadcast_shapes(cond.shape, r.shape)).copy()
     cond = np.asarray(cond, dtype=bool)
     ids = _Ids()
     return ids.result(np.where(cond, ids.of(x), ids.of(y)))
@@ -1110,7 +1112,14 @@ def _gradient(f, *varargs, axis=None, edge_order=1):
 def _diff(a, n=1, axis=-1, prepend=None, append=None):
     a = _lift(a)
     if prepend is not None or append is not None:
-        a = np.concatenate([e for e in (prepend, a, append) if e is not None], axis=axis)
+        edge = list(a.shape)
+        edge[axis] = 1
+
+        def grow(e):        # a scalar prepend/append is one slice along axis
+            e = _lift(e)
+            return np.broadcast_to(e, tuple(edge)) if _ndim(e) == 0 else e
+        a = np.concatenate([grow(e) if e is not None and e is not a else e
+                            for e in (prepend, a, append) if e is not None], axis=axis)
     for _ in range(n):
         sl1 = [slice(None)] * a.ndim
         sl2 = [slice(None)] * a.ndim
