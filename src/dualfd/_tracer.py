@@ -212,18 +212,17 @@ class _Context:
                 self.pairs = [_unique(np.concatenate(self.pairs))]
                 self.npairs = self.pairs[0].size
 
-    def cross(self, Sa, ra, Sb, rb):
-        """Pairs u x v and v x u for u in Sa[ra[j]], v in Sb[rb[j]], for every j."""
+    def cross(self, Sa, ra, Sb, rb, symmetric=False):
+        """Pairs u x v and v x u for u in Sa[ra[j]], v in Sb[rb[j]], for every j.
+        symmetric: Sb[rb] is Sa[ra], so u x v holds both orders already.  Duplicates
+        are removed when the pairs are compacted (add_keys, pattern)."""
         if not self.hessian or not Sa.indices.size or not Sb.indices.size:
             return
         ra = np.asarray(ra, _I8).ravel()
         rb = np.asarray(rb, _I8).ravel()
         ok = (ra >= 0) & (rb >= 0)
-        ra, rb = ra[ok], rb[ok]
-        if not ra.size:
-            return
-        both = _unique(ra * (Sb.size + 1) + rb)
-        ra, rb = both // (Sb.size + 1), both % (Sb.size + 1)
+        if not ok.all():
+            ra, rb = ra[ok], rb[ok]
         la = Sa.indptr[ra + 1] - Sa.indptr[ra]
         lb = Sb.indptr[rb + 1] - Sb.indptr[rb]
         cnt = la * lb
@@ -232,14 +231,17 @@ class _Context:
             return
         rep = np.repeat(np.arange(ra.size, dtype=_I8), cnt)
         off = np.arange(total, dtype=_I8) - (np.cumsum(cnt) - cnt)[rep]
-        u = Sa.indices[Sa.indptr[ra[rep]] + off // lb[rep]]
-        v = Sb.indices[Sb.indptr[rb[rep]] + off % lb[rep]]
-        self.add_keys(_unique(np.concatenate([u * self.n + v, v * self.n + u])))
+        lbr = lb[rep]
+        u = Sa.indices[Sa.indptr[ra[rep]] + off // lbr]
+        v = Sb.indices[Sb.indptr[rb[rep]] + off % lbr]
+        self.add_keys(u * self.n + v)
+        if not symmetric:
+            self.add_keys(v * self.n + u)
 
     def square(self, S, rows=None):
         if rows is None:
             rows = np.arange(S.size, dtype=_I8)
-        self.cross(S, rows, S, rows)
+        self.cross(S, rows, S, rows, symmetric=True)
 
     def pattern(self):
         n = self.n
