@@ -20,7 +20,6 @@ from dualfd import _tracer as T
 from dualfd._tracer import (TracingError, hessian_sparsity, jacobian_sparsity,
                             trace_hessian, trace_jacobian)
 
-import coverage_list as CL
 import problems as P
 from test_dual_coverage import ENTRIES, _flat_function, _inputs
 

@@ -54,7 +54,6 @@ reach the output are kept too).
 """
 
 import functools
-import operator
 import re
 
 import numpy as np
@@ -941,11 +940,12 @@ def _where(cond, x=None, y=None):
 
 def _select(condlist, choicelist, default=0):
     if any(_is_traced(c) for c in condlist):
-        ctx = _ctx_of(*choicelist, default)
+        # which choice is taken depends on values: the union of all
         acc = choicelist[0]
         for c in list(choicelist[1:]) + [default]:
             acc = np.add(acc, c)
-        return acc
+        shape = np.broadcast_shapes(_shape(acc), *[_shape(c) for c in condlist])
+        return np.broadcast_to(acc, shape).copy() if _is_traced(acc) else acc
     ids = _Ids()
     ch = [ids.of(c) for c in choicelist]
     d = ids.of(default)
