@@ -1454,7 +1454,7 @@ def _norm_reduce(func):
         axis = kwargs.get("axis")
         if func is np.linalg.norm and len(args) >= 2:
             axis = args[1]
-        if func is np.linalg.matrix_norm:
+        if func is getattr(np.linalg, "matrix_norm", None):
             axis = kwargs.get("axis", (-2, -1))
         keep = kwargs.get("keepdims", False)
         if func is np.linalg.norm and len(args) >= 3:
@@ -1516,7 +1516,7 @@ def _build():
         np.take: _take, np.take_along_axis: _take_along_axis, np.delete: _delete,
         np.where: _where, np.select: _select, np.clip: _clip,
         np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(None),
-        np.full_like: _full_like, np.astype: _astype,
+        np.full_like: _full_like,
         np.real: _identity(np.real), np.real_if_close: _identity(np.real_if_close),
         np.nan_to_num: _identity(np.nan_to_num),
         np.imag: _zero_derivative(np.imag), np.angle: _zero_derivative(np.angle),
@@ -1543,17 +1543,23 @@ def _build():
         np.sinc: lambda x: _elementwise(_lift(x)._ctx, [_lift(x)], _rules()["sinc"]),
     })
     la = np.linalg
-    t.update({
-        la.matmul: _matmul, la.outer: _outer, la.tensordot: _tensordot,
-        la.vecdot: _vecdot, la.multi_dot: _multi_dot, la.cross: _cross,
-        la.norm: _norm_reduce(la.norm), la.vector_norm: _norm_reduce(la.vector_norm),
-        la.matrix_norm: _norm_reduce(la.matrix_norm),
-    })
+    # NumPy 2.x names (np.astype, the array-API linalg functions): only where they exist
+    newer = {(np, "astype"): _astype, (la, "matmul"): _matmul, (la, "outer"): _outer,
+             (la, "tensordot"): _tensordot, (la, "vecdot"): _vecdot,
+             (la, "multi_dot"): _multi_dot, (la, "cross"): _cross,
+             (la, "norm"): _norm_reduce(la.norm)}
+    for name in ("vector_norm", "matrix_norm"):
+        if hasattr(la, name):
+            newer[(la, name)] = _norm_reduce(getattr(la, name))
     for name in ("cholesky", "cond", "det", "eig", "eigh", "eigvals", "eigvalsh", "inv",
                  "lstsq", "matrix_power", "matrix_rank", "pinv", "qr", "slogdet",
                  "solve", "svd", "svdvals", "tensorinv", "tensorsolve"):
-        f = getattr(la, name)
-        t[f] = _dense(f)
+        if hasattr(la, name):
+            newer[(la, name)] = _dense(getattr(la, name))
+    for (mod, name), handler in newer.items():
+        f = getattr(mod, name, None)
+        if f is not None:
+            t[f] = handler
     return t
 
 
