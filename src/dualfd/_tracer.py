@@ -1197,7 +1197,7 @@ def _einsum_general(subscripts, *operands):
         if not isinstance(op, Tracer):
             continue
         s = op.size
-        chunk = max(1, min(s, (1 << 22) // max(osize, 1)))
+        chunk = max(1, min(s, (1 << 22) // max(osize, s, 1)))   # one-hot <= 4M
         S = op._sets()
         for c0 in range(0, s, chunk):
             c1 = min(s, c0 + chunk)
@@ -1215,6 +1215,39 @@ def _einsum_general(subscripts, *operands):
     if sum(isinstance(o, Tracer) for o in operands) > 1:
         ctx.square(R)
     return Tracer._new(ctx, R, out_shape)
+
+
+def _contract2(spec, a, b):
+    """A two-operand einsum that is a matrix product after transposing and reshaping
+    (tensordot, dot, inner, outer, kron, vdot, matrix-vector): the sparse join of
+    _matmul2, O(number of products) instead of the one-hot einsum.  None for other
+    forms (batch labels, repeated labels, labels summed in one operand only)."""
+    ins, out = spec.split("->")
+    la, lb = ins.split(",")
+    if len(set(la)) != len(la) or len(set(lb)) != len(lb) or len(set(out)) != len(out):
+        return None
+    shared = [c for c in la if c in lb]
+    fa = [c for c in la if c not in lb]
+    fb = [c for c in lb if c not in la]
+    if any(c in out for c in shared) or sorted(out) != sorted(fa + fb):
+        return None
+    sa, sb = _shape(a), _shape(b)
+    if len(sa) != len(la) or len(sb) != len(lb):
+        return None
+    dim = {c: sa[i] for i, c in enumerate(la)}
+    for i, c in enumerate(lb):
+        if c in dim and dim[c] != sb[i]:
+            raise ValueError(f"einsum: operands disagree on the size of {c!r}")
+        dim[c] = sb[i]
+    prod = lambda labels: int(np.prod([dim[c] for c in labels], dtype=_I8))
+
+    def arrange(x, labels, order, shape):
+        perm = [labels.index(c) for c in order]
+        return np.reshape(np.transpose(x, perm), shape)
+    A = arrange(a, la, fa + shared, (prod(fa), prod(shared)))
+    B = arrange(b, lb, shared + fb, (prod(shared), prod(fb)))
+    C = _matmul2(A, B).reshape(tuple(dim[c] for c in fa + fb))
+    return np.transpose(C, [(fa + fb).index(c) for c in out])
 
 
 def _einsum(*operands, **kwargs):
@@ -1240,15 +1273,9 @@ def _einsum(*operands, **kwargs):
     if not any(isinstance(o, Tracer) for o in ops):
         return np.einsum(spec, *ops)
     if len(ops) == 2 and "..." not in spec and "->" in spec:
-        ins, out = spec.split("->")
-        la, lb = ins.split(",")
-        # a plain 2-D product (matrix-vector, matrix-matrix): the sparse join
-        if (len(la) == 2 and len(lb) in (1, 2) and la[1] == lb[0] and len(set(la + lb))
-                == len(la + lb) - 1 and out == la[0] + lb[1:]):
-            B = ops[1] if len(lb) == 2 else ops[1].reshape(-1, 1) if isinstance(
-                ops[1], Tracer) else np.reshape(ops[1], (-1, 1))
-            r = _matmul2(ops[0], B)
-            return r.reshape(r.shape[:1]) if len(lb) == 1 else r
+        r = _contract2(spec, ops[0], ops[1])
+        if r is not None:
+            return r
     return _einsum_general(spec, *ops)
 
 
