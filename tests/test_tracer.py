@@ -20,7 +20,6 @@ from dualfd import _tracer as T
 from dualfd._tracer import (TracingError, hessian_sparsity, jacobian_sparsity,
                             trace_hessian, trace_jacobian)
 
-import coverage_list as CL
 import problems as P
 from test_dual_coverage import ENTRIES, _flat_function, _inputs
 
@@ -523,6 +522,19 @@ def test_hessian_contains_dense_hessian(eid):
     Hd = dfd.hessian(call)(x0)
     big = np.abs(Hd) > 1e-6 * max(np.abs(Hd).max(), 1e-300)
     assert not np.any(big & ~H)
+
+
+def test_hessian_of_products_exact():
+    # x . x: 2 I; x0 x1 + x1 x2 through einsum; a quadratic form with a banded A
+    n = 5
+    assert np.array_equal(_hpattern(lambda x: x @ x, n), np.eye(n, dtype=bool))
+    expect = np.zeros((n, n), bool)
+    expect[0, 1] = expect[1, 0] = expect[1, 2] = expect[2, 1] = True
+    assert np.array_equal(_hpattern(lambda x: np.einsum("i,i->", x[:2], x[1:3]), n),
+                          expect)
+    A = np.eye(n) + np.eye(n, k=1)
+    band = (A + A.T) != 0
+    assert np.array_equal(_hpattern(lambda x: x @ (A @ x), n), band)
 
 
 def test_hessian_needs_scalar():

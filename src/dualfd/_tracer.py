@@ -54,7 +54,6 @@ reach the output are kept too).
 """
 
 import functools
-import operator
 import re
 
 import numpy as np
@@ -941,11 +940,12 @@ def _where(cond, x=None, y=None):
 
 def _select(condlist, choicelist, default=0):
     if any(_is_traced(c) for c in condlist):
-        ctx = _ctx_of(*choicelist, default)
+        # which choice is taken depends on values: the union of all
         acc = choicelist[0]
         for c in list(choicelist[1:]) + [default]:
             acc = np.add(acc, c)
-        return acc
+        shape = np.broadcast_shapes(_shape(acc), *[_shape(c) for c in condlist])
+        return np.broadcast_to(acc, shape).copy() if _is_traced(acc) else acc
     ids = _Ids()
     ch = [ids.of(c) for c in choicelist]
     d = ids.of(default)
@@ -1197,7 +1197,7 @@ def _einsum_general(subscripts, *operands):
         if not isinstance(op, Tracer):
             continue
         s = op.size
-        chunk = max(1, min(s, (1 << 22) // max(osize, 1)))
+        chunk = max(1, min(s, (1 << 22) // max(osize, s, 1)))   # one-hot <= 4M
         S = op._sets()
         for c0 in range(0, s, chunk):
             c1 = min(s, c0 + chunk)
@@ -1215,6 +1215,39 @@ def _einsum_general(subscripts, *operands):
     if sum(isinstance(o, Tracer) for o in operands) > 1:
         ctx.square(R)
     return Tracer._new(ctx, R, out_shape)
+
+
+def _contract2(spec, a, b):
+    """A two-operand einsum that is a matrix product after transposing and reshaping
+    (tensordot, dot, inner, outer, kron, vdot, matrix-vector): the sparse join of
+    _matmul2, O(number of products) instead of the one-hot einsum.  None for other
+    forms (batch labels, repeated labels, labels summed in one operand only)."""
+    ins, out = spec.split("->")
+    la, lb = ins.split(",")
+    if len(set(la)) != len(la) or len(set(lb)) != len(lb) or len(set(out)) != len(out):
+        return None
+    shared = [c for c in la if c in lb]
+    fa = [c for c in la if c not in lb]
+    fb = [c for c in lb if c not in la]
+    if any(c in out for c in shared) or sorted(out) != sorted(fa + fb):
+        return None
+    sa, sb = _shape(a), _shape(b)
+    if len(sa) != len(la) or len(sb) != len(lb):
+        return None
+    dim = {c: sa[i] for i, c in enumerate(la)}
+    for i, c in enumerate(lb):
+        if c in dim and dim[c] != sb[i]:
+            raise ValueError(f"einsum: operands disagree on the size of {c!r}")
+        dim[c] = sb[i]
+    prod = lambda labels: int(np.prod([dim[c] for c in labels], dtype=_I8))
+
+    def arrange(x, labels, order, shape):
+        perm = [labels.index(c) for c in order]
+        return np.reshape(np.transpose(x, perm), shape)
+    A = arrange(a, la, fa + shared, (prod(fa), prod(shared)))
+    B = arrange(b, lb, shared + fb, (prod(shared), prod(fb)))
+    C = _matmul2(A, B).reshape(tuple(dim[c] for c in fa + fb))
+    return np.transpose(C, [(fa + fb).index(c) for c in out])
 
 
 def _einsum(*operands, **kwargs):
@@ -1240,15 +1273,9 @@ def _einsum(*operands, **kwargs):
     if not any(isinstance(o, Tracer) for o in ops):
         return np.einsum(spec, *ops)
     if len(ops) == 2 and "..." not in spec and "->" in spec:
-        ins, out = spec.split("->")
-        la, lb = ins.split(",")
-        # a plain 2-D product (matrix-vector, matrix-matrix): the sparse join
-        if (len(la) == 2 and len(lb) in (1, 2) and la[1] == lb[0] and len(set(la + lb))
-                == len(la + lb) - 1 and out == la[0] + lb[1:]):
-            B = ops[1] if len(lb) == 2 else ops[1].reshape(-1, 1) if isinstance(
-                ops[1], Tracer) else np.reshape(ops[1], (-1, 1))
-            r = _matmul2(ops[0], B)
-            return r.reshape(r.shape[:1]) if len(lb) == 1 else r
+        r = _contract2(spec, ops[0], ops[1])
+        if r is not None:
+            return r
     return _einsum_general(spec, *ops)
 
 
@@ -1454,7 +1481,7 @@ def _norm_reduce(func):
         axis = kwargs.get("axis")
         if func is np.linalg.norm and len(args) >= 2:
             axis = args[1]
-        if func is np.linalg.matrix_norm:
+        if func is getattr(np.linalg, "matrix_norm", None):
             axis = kwargs.get("axis", (-2, -1))
         keep = kwargs.get("keepdims", False)
         if func is np.linalg.norm and len(args) >= 3:
@@ -1516,7 +1543,7 @@ def _build():
         np.take: _take, np.take_along_axis: _take_along_axis, np.delete: _delete,
         np.where: _where, np.select: _select, np.clip: _clip,
         np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(None),
-        np.full_like: _full_like, np.astype: _astype,
+        np.full_like: _full_like,
         np.real: _identity(np.real), np.real_if_close: _identity(np.real_if_close),
         np.nan_to_num: _identity(np.nan_to_num),
         np.imag: _zero_derivative(np.imag), np.angle: _zero_derivative(np.angle),
@@ -1543,17 +1570,23 @@ def _build():
         np.sinc: lambda x: _elementwise(_lift(x)._ctx, [_lift(x)], _rules()["sinc"]),
     })
     la = np.linalg
-    t.update({
-        la.matmul: _matmul, la.outer: _outer, la.tensordot: _tensordot,
-        la.vecdot: _vecdot, la.multi_dot: _multi_dot, la.cross: _cross,
-        la.norm: _norm_reduce(la.norm), la.vector_norm: _norm_reduce(la.vector_norm),
-        la.matrix_norm: _norm_reduce(la.matrix_norm),
-    })
+    # NumPy 2.x names (np.astype, the array-API linalg functions): only where they exist
+    newer = {(np, "astype"): _astype, (la, "matmul"): _matmul, (la, "outer"): _outer,
+             (la, "tensordot"): _tensordot, (la, "vecdot"): _vecdot,
+             (la, "multi_dot"): _multi_dot, (la, "cross"): _cross,
+             (la, "norm"): _norm_reduce(la.norm)}
+    for name in ("vector_norm", "matrix_norm"):
+        if hasattr(la, name):
+            newer[(la, name)] = _norm_reduce(getattr(la, name))
     for name in ("cholesky", "cond", "det", "eig", "eigh", "eigvals", "eigvalsh", "inv",
                  "lstsq", "matrix_power", "matrix_rank", "pinv", "qr", "slogdet",
                  "solve", "svd", "svdvals", "tensorinv", "tensorsolve"):
-        f = getattr(la, name)
-        t[f] = _dense(f)
+        if hasattr(la, name):
+            newer[(la, name)] = _dense(getattr(la, name))
+    for (mod, name), handler in newer.items():
+        f = getattr(mod, name, None)
+        if f is not None:
+            t[f] = handler
     return t
 
 
