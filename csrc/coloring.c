@@ -22,6 +22,14 @@
  * each round costs one greedy pass). */
 enum { RECOLOR_ROUNDS = 4, RECOLOR_PATIENCE = 1 };
 
+/* Work budget of a coloring, in neighbor visits (one greedy pass makes
+ * sum over rows of (row count)^2 of them): the first two orderings always
+ * run; smallest-last and incidence degree (about 4 passes each) and each
+ * recoloring round (1 pass) only while the total stays within the budget.
+ * On a random 10^6 x 10^6 pattern with 5 entries per row a pass takes ~0.5 s
+ * (cache misses); on a grid ~30 ms. Deterministic: never depends on time. */
+#define WORK_BUDGET 1e8
+
 /* An array of count elements of size bytes, or NULL (also on overflow). */
 static void *alloc_array(size_t count, size_t size)
 {
@@ -66,10 +74,13 @@ int64_t dfd_max_row_count(size_t m, const int64_t *indptr)
  * neighbors are the row b(v): the plain adjacency graph of a square pattern.
  * For the column-intersection graph a is the CSC and b the CSR of the pattern.
  * A neighbor may be reached more than once (mark it to count it once). */
+struct color_tables;
+
 typedef struct {
     size_t n;
     const int64_t *aptr, *aind;
     const int64_t *bptr, *bind;
+    struct color_tables *tables;   /* star coloring only: see below */
 } graph2;
 
 #define FOR_EACH_NEIGHBOR(g, v, u, ...)                                        \
@@ -150,7 +161,22 @@ enum { ORDER_NATURAL, ORDER_LARGEST_FIRST, ORDER_SMALLEST_LAST,
 static void order_largest_first(const graph2 *g, work *w)
 {
     size_t n = g->n;
-    degrees(g, w);
+    /* The degree counted with multiplicity (a neighbor met through two rows
+     * counts twice; capped at n - 1): O(nnz), where the distinct degree costs
+     * a greedy pass, and as good an order on the test patterns. */
+    for (size_t v = 0; v < n; v++) {
+        int64_t d = 0;
+        if (g->aptr) {
+            for (int64_t p = g->aptr[v]; p < g->aptr[v + 1]; p++) {
+                int64_t r = g->aind[p];
+                d += g->bptr[r + 1] - g->bptr[r] - 1;   /* v is in row r */
+            }
+        } else {
+            for (int64_t p = g->bptr[v]; p < g->bptr[v + 1]; p++)
+                d += g->bind[p] != (int64_t)v;
+        }
+        w->key[v] = d < (int64_t)n - 1 ? d : (int64_t)n - 1;
+    }
     int64_t *count = w->head;   /* count[d]: vertices of degree > d before d's */
     fill(count, n, 0);
     for (size_t v = 0; v < n; v++)
@@ -265,23 +291,142 @@ static int64_t greedy(const graph2 *g, work *w, int64_t limit)
     return nc;
 }
 
+/* Per-vertex tables of the colors around a vertex of high degree ("heavy"):
+ * color -> (number of colored neighbors with that color, one of them), open
+ * addressing, plus the list of occupied slots. They let the star coloring
+ * visit the colors around a hub instead of its neighbors: on an arrowhead
+ * that turns O(n^2) into O(n). Vertices of lower degree are scanned. */
+enum { HEAVY_DEGREE = 32 };
+
+struct color_tables {
+    int64_t *id;                  /* id[v]: v's table, or -1 if v is light */
+    int64_t *start, *mask, *len;  /* per table: first slot, capacity - 1, used */
+    int64_t *color, *count, *one; /* per slot; color -1: empty */
+    int64_t *list;                /* per slot position: occupied slots in order */
+    size_t ntables, nslots;
+};
+
+static void tables_free(struct color_tables *t)
+{
+    free(t->id); free(t->start); free(t->mask); free(t->len);
+    free(t->color); free(t->count); free(t->one); free(t->list);
+}
+
+static int tables_alloc(struct color_tables *t, size_t n, const int64_t *ptr)
+{
+    size_t ntables = 0, nslots = 0;
+    memset(t, 0, sizeof *t);
+    for (size_t v = 0; v < n; v++) {
+        size_t deg = (size_t)(ptr[v + 1] - ptr[v]), cap = 1;
+        if (deg <= HEAVY_DEGREE)
+            continue;
+        while (cap < 2 * deg)   /* deg < nnz, so no overflow */
+            cap *= 2;
+        if (nslots > SIZE_MAX - cap)
+            return DFD_COLOR_ERR_NOMEM;
+        nslots += cap;
+        ntables++;
+    }
+    t->ntables = ntables;
+    t->nslots = nslots;
+    t->id = alloc_array(n, sizeof(int64_t));
+    t->start = alloc_array(ntables, sizeof(int64_t));
+    t->mask = alloc_array(ntables, sizeof(int64_t));
+    t->len = alloc_array(ntables, sizeof(int64_t));
+    t->color = alloc_array(nslots, sizeof(int64_t));
+    t->count = alloc_array(nslots, sizeof(int64_t));
+    t->one = alloc_array(nslots, sizeof(int64_t));
+    t->list = alloc_array(nslots, sizeof(int64_t));
+    if (!t->id || !t->start || !t->mask || !t->len || !t->color || !t->count
+        || !t->one || !t->list) {
+        tables_free(t);
+        memset(t, 0, sizeof *t);   /* the caller frees it again */
+        return DFD_COLOR_ERR_NOMEM;
+    }
+    int64_t k = 0, s = 0;
+    for (size_t v = 0; v < n; v++) {
+        int64_t deg = ptr[v + 1] - ptr[v], cap = 1;
+        t->id[v] = -1;
+        if (deg <= HEAVY_DEGREE)
+            continue;
+        while (cap < 2 * deg)
+            cap *= 2;
+        t->id[v] = k;
+        t->start[k] = s;
+        t->mask[k] = cap - 1;
+        s += cap;
+        k++;
+    }
+    return DFD_COLOR_OK;
+}
+
+static void tables_clear(struct color_tables *t)
+{
+    fill(t->color, t->nslots, -1);
+    fill(t->len, t->ntables, 0);
+}
+
+/* The slot of color c in table k: where it is, or the empty slot it would take. */
+static int64_t table_slot(const struct color_tables *t, int64_t k, int64_t c)
+{
+    int64_t mask = t->mask[k], h = (int64_t)(((uint64_t)c * 0x9E3779B97F4A7C15u) >> 33) & mask;
+    while (t->color[t->start[k] + h] != c && t->color[t->start[k] + h] != -1)
+        h = (h + 1) & mask;   /* never full: capacity >= 2 * degree */
+    return t->start[k] + h;
+}
+
+/* v, a neighbor of table k's vertex, got color c. */
+static void table_add(struct color_tables *t, int64_t k, int64_t c, int64_t v)
+{
+    int64_t slot = table_slot(t, k, c);
+    if (t->color[slot] == -1) {
+        t->color[slot] = c;
+        t->count[slot] = 0;
+        t->one[slot] = v;
+        t->list[t->start[k] + t->len[k]++] = slot;
+    }
+    t->count[slot]++;
+}
+
+/* Has x a colored neighbor other than w (which has color c) with color c? */
+static int other_neighbor_of_color(const graph2 *g, int64_t x, int64_t w, int64_t c,
+                                   const int64_t *colors)
+{
+    const struct color_tables *t = g->tables;
+    if (t && t->id[x] >= 0) {
+        int64_t slot = table_slot(t, t->id[x], c);
+        return t->color[slot] == c && t->count[slot] >= 2;   /* w is one */
+    }
+    for (int64_t r = g->bptr[x]; r < g->bptr[x + 1]; r++)
+        if (g->bind[r] != w && g->bind[r] != x && colors[g->bind[r]] == c)
+            return 1;
+    return 0;
+}
+
 /* Greedy star coloring (Gebremedhin, Manne & Pothen 2005, Algorithm 4.1) of
  * the adjacency graph g (aptr == NULL) in w->order. v may not take
  *  - a neighbor's color (distance 1);
- *  - the color of x, two steps away through an uncolored w: once w is colored
- *    the path v-w-x would be its star's center w with two leaves v and x, and
+ *  - the color of x, two steps away through an uncolored u: once u is colored
+ *    the path v-u-x would be its star's center u with two leaves v and x, and
  *    this rule keeps any vertex from having two neighbors of one color unless
  *    it is their star's center;
- *  - the color of x, two steps away through a colored w, if x already has a
- *    neighbor y != w of w's color: v-w-x-y would be a two-colored path.
+ *  - the color of x, two steps away through a colored u, if x already has a
+ *    neighbor y != u of u's color: v-u-x-y would be a two-colored path.
+ * The coloring so far being a star coloring, if u has two neighbors of x's
+ * color, u is their center and none of them has another neighbor of u's
+ * color (that would close a two-colored path on 4 vertices): the colors
+ * around a heavy u are checked once each, through its table.
  * Returns the number of colors, or stops early once it reaches limit. */
 static int64_t greedy_star(const graph2 *g, work *w, int64_t limit)
 {
     const int64_t *ptr = g->bptr, *ind = g->bind;
     int64_t *colors = w->colors, *forbid = w->forbid;
+    struct color_tables *t = g->tables;
     int64_t nc = 0;
     fill(colors, g->n, -1);
     fill(forbid, g->n, -1);
+    if (t)
+        tables_clear(t);
     for (size_t k = 0; k < g->n; k++) {
         int64_t v = w->order[k];
         for (int64_t p = ptr[v]; p < ptr[v + 1]; p++) {
@@ -290,23 +435,32 @@ static int64_t greedy_star(const graph2 *g, work *w, int64_t limit)
                 continue;
             if (cu >= 0)
                 forbid[cu] = v;
+            if (t && t->id[u] >= 0) {
+                int64_t tu = t->id[u];
+                for (int64_t e = 0; e < t->len[tu]; e++) {
+                    int64_t slot = t->list[t->start[tu] + e], cx = t->color[slot];
+                    if (forbid[cx] == v)
+                        continue;
+                    if (cu < 0 || (t->count[slot] == 1
+                                   && other_neighbor_of_color(g, t->one[slot], u, cu, colors)))
+                        forbid[cx] = v;
+                }
+                continue;
+            }
             for (int64_t q = ptr[u]; q < ptr[u + 1]; q++) {
                 int64_t x = ind[q], cx = colors[x];
                 if (x == u || cx < 0 || forbid[cx] == v)
                     continue;   /* v itself is uncolored */
-                if (cu < 0) {
+                if (cu < 0 || other_neighbor_of_color(g, x, u, cu, colors))
                     forbid[cx] = v;
-                    continue;
-                }
-                for (int64_t r = ptr[x]; r < ptr[x + 1]; r++)
-                    if (ind[r] != u && colors[ind[r]] == cu) {
-                        forbid[cx] = v;
-                        break;
-                    }
             }
         }
         int64_t c = first_free(forbid, v);
         colors[v] = c;
+        if (t)
+            for (int64_t p = ptr[v]; p < ptr[v + 1]; p++)
+                if (ind[p] != v && t->id[ind[p]] >= 0)
+                    table_add(t, t->id[ind[p]], c, v);
         if (c >= nc && (nc = c + 1) >= limit)
             return nc;
     }
@@ -354,6 +508,21 @@ static void order_by_classes(size_t n, const int64_t *best, int64_t ncolors,
         w->order[start[rank[best[v]]]++] = (int64_t)v;
 }
 
+/* Neighbor visits of one greedy pass over g (counted in double: no overflow). */
+static double visits(const graph2 *g)
+{
+    double total = 0;
+    for (size_t v = 0; v < g->n; v++) {
+        if (!g->aptr) {
+            total += (double)(g->bptr[v + 1] - g->bptr[v]);
+            continue;
+        }
+        for (int64_t p = g->aptr[v]; p < g->aptr[v + 1]; p++)
+            total += (double)(g->bptr[g->aind[p] + 1] - g->bptr[g->aind[p]]);
+    }
+    return total;
+}
+
 /* The best first-fit coloring of g over the orderings, into colors; star != 0
  * runs the greedy star coloring instead of the distance-1 one. Stops at the
  * lower bound `lower`. */
@@ -368,9 +537,14 @@ static int color_graph(const graph2 *g, int star, int64_t lower, int64_t *colors
     work w;
     size_t n = g->n;
     int64_t best = (int64_t)n + 1;
+    static const double cost[NORDERS] = {1, 1, 4, 4};   /* passes per ordering */
+    double pass = visits(g), spent = 0;
     if (work_alloc(&w, n) != DFD_COLOR_OK)
         return DFD_COLOR_ERR_NOMEM;
     for (int k = 0; k < norders && best > lower; k++) {
+        if (k >= 2 && spent + cost[orders[k]] * pass > WORK_BUDGET)
+            break;
+        spent += cost[orders[k]] * pass;
         make_order(g, &w, orders[k]);
         int64_t nc = star ? greedy_star(g, &w, best) : greedy(g, &w, best);
         if (nc < best) {
@@ -378,9 +552,10 @@ static int color_graph(const graph2 *g, int star, int64_t lower, int64_t *colors
             memcpy(colors, w.colors, n * sizeof(int64_t));
         }
     }
-    /* Recoloring by classes cannot lose colors; a few rounds often gain some.
+    /* Recoloring by classes cannot lose colors and sometimes gains some.
      * (Only for distance-1 colorings: it does not preserve the star property.) */
-    for (int round = 0; !star && round < RECOLOR_ROUNDS && best > lower; round++) {
+    for (int round = 0; !star && round < RECOLOR_ROUNDS && best > lower
+                        && (spent += pass) <= WORK_BUDGET; round++) {
         order_by_classes(n, colors, best, round % 2, &w);
         int64_t nc = greedy(g, &w, best + 1);
         if (nc > best)
@@ -436,7 +611,7 @@ static int color_columns(size_t m, size_t n, const int64_t *indptr,
     int rc = transpose(m, n, indptr, indices, &colptr, &rowind);
     if (rc != DFD_COLOR_OK)
         return rc;
-    graph2 g = {n, colptr, rowind, indptr, indices};
+    graph2 g = {n, colptr, rowind, indptr, indices, NULL};
     int64_t lower = dfd_max_row_count(m, indptr);
     rc = color_graph(&g, 0, lower > 1 ? lower : 1, colors, ncolors);
     free(colptr);
@@ -510,6 +685,7 @@ int dfd_star_coloring(size_t n, const int64_t *indptr, const int64_t *indices,
         return DFD_COLOR_OK;
     }
     int64_t *ptr, *ind, *d2 = NULL;
+    struct color_tables tables = {0};
     rc = with_diagonal(n, indptr, indices, &ptr, &ind);
     if (rc != DFD_COLOR_OK)
         return rc;
@@ -527,14 +703,19 @@ int dfd_star_coloring(size_t n, const int64_t *indptr, const int64_t *indices,
      * longest row, shows it cannot need fewer colors: on an arrowhead that
      * saves an O(n^2) pass. */
     int64_t nstar, nd2, lower_d2 = dfd_max_row_count(n, ptr);
-    graph2 g1 = {n, NULL, NULL, indptr, indices};
+    rc = tables_alloc(&tables, n, indptr);
+    if (rc != DFD_COLOR_OK)
+        goto done;
+    graph2 g1 = {n, NULL, NULL, indptr, indices, &tables};
     rc = color_graph(&g1, 1, lower_d2 > 1 ? 2 : 1, colors, &nstar);   /* an edge needs 2 */
+    if (rc != DFD_COLOR_OK)
+        goto done;
     *ncolors = nstar;
-    if (rc != DFD_COLOR_OK || nstar <= lower_d2)
+    if (nstar <= lower_d2)
         goto done;
     d2 = alloc_array(n, sizeof(int64_t));
     if (!d2) { rc = DFD_COLOR_ERR_NOMEM; goto done; }
-    graph2 g2 = {n, ptr, ind, ptr, ind};   /* symmetric: the CSC is the CSR */
+    graph2 g2 = {n, ptr, ind, ptr, ind, NULL};   /* symmetric: the CSC is the CSR */
     rc = color_graph(&g2, 0, lower_d2, d2, &nd2);
     if (rc == DFD_COLOR_OK && nd2 < nstar) {
         memcpy(colors, d2, n * sizeof(int64_t));
@@ -542,6 +723,7 @@ int dfd_star_coloring(size_t n, const int64_t *indptr, const int64_t *indices,
     }
 done:
     free(ptr); free(ind); free(d2);
+    tables_free(&tables);
     return rc;
 }
 

@@ -41,8 +41,10 @@ int64_t dfd_max_row_count(size_t m, const int64_t *indptr);
 /* Column coloring of an m x n pattern: no two columns of one color have an
  * entry in the same row (a distance-2 coloring of the bipartite graph).
  * Greedy first-fit over natural, largest-first, smallest-last and
- * incidence-degree orderings; the fewest colors wins (ties: the first), and
- * the search stops at the lower bound. colors[n] out, *ncolors out. */
+ * incidence-degree orderings (the last two, and a few rounds of recoloring by
+ * classes, within a work budget); the fewest colors wins (ties: the first);
+ * the search stops at the lower bound (the longest row). Natural order always
+ * runs. colors[n] out, *ncolors out. */
 int dfd_color_columns(size_t m, size_t n, const int64_t *indptr,
                       const int64_t *indices, size_t nnz, int64_t *colors,
                       int64_t *ncolors, size_t *bad);
@@ -50,7 +52,8 @@ int dfd_color_columns(size_t m, size_t n, const int64_t *indptr,
 /* Star coloring of a symmetric n x n pattern (both triangles; the diagonal is
  * treated as present whether listed or not): a distance-1 coloring in which
  * every path on 4 vertices has at least 3 colors. The better of a greedy star
- * coloring and a column coloring (a distance-2 coloring). */
+ * coloring and a column coloring (a distance-2 coloring; skipped when its lower
+ * bound shows it cannot be better). ASYMMETRIC if the pattern is not symmetric. */
 int dfd_star_coloring(size_t n, const int64_t *indptr, const int64_t *indices,
                       size_t nnz, int64_t *colors, int64_t *ncolors, size_t *bad);
 

@@ -333,10 +333,31 @@ void dfd_fd_quotients(size_t m, size_t n, size_t K, const double *F, size_t es,
     }
 }
 
+void dfd_fd_factors(size_t n, const double *h, const unsigned char *st, double *r)
+{
+    for (size_t j = 0; j < n; j++)
+        r[j] = (st[j] == DFD_ST_CENTRAL || st[j] == DFD_ST_FORWARD3 ||
+                st[j] == DFD_ST_BACKWARD3) ? 0.5 / h[j] : 1.0 / h[j];
+}
+
+/* quotient() with its factor 1/h or 0.5/h given (the same operations, so the same
+ * bits): a compressed Jacobian has several entries per column. */
+static inline double quotient_r(int st, double r, double a, double b, double c)
+{
+    switch (st) {
+    case DFD_ST_FORWARD: return (b - a) * r;
+    case DFD_ST_BACKWARD: return (a - b) * r;
+    case DFD_ST_CENTRAL: return (b - c) * r;
+    case DFD_ST_FORWARD3: return (4 * (b - a) - (c - a)) * r;
+    case DFD_ST_BACKWARD3: return ((c - a) - 4 * (b - a)) * r;
+    default: return b * r;
+    }
+}
+
 void dfd_fd_entries(size_t ne, const int64_t *rows, const int64_t *cols,
                     const int64_t *pos, const int64_t *colors, const size_t *col,
                     size_t c0, const double *F, ptrdiff_t fr, ptrdiff_t fc,
-                    const double *f0, ptrdiff_t f0s, const double *h,
+                    const double *f0, ptrdiff_t f0s, const double *r,
                     const unsigned char *st, double *data)
 {
     for (size_t e = 0; e < ne; e++) {
@@ -345,7 +366,7 @@ void dfd_fd_entries(size_t ne, const int64_t *rows, const int64_t *cols,
         if (col) p += (ptrdiff_t)col[(size_t)colors[j] - c0] * fc;
         double a = f0 ? f0[(ptrdiff_t)i * f0s] : 0.0;
         double c = dfd_stencil_npoints[st[j]] == 2 ? p[fc] : 0.0;
-        data[pos ? (size_t)pos[e] : e] = quotient(st[j], h[j], a, p[0], c);
+        data[pos ? (size_t)pos[e] : e] = quotient_r(st[j], r[j], a, p[0], c);
     }
 }
 

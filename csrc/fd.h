@@ -110,15 +110,19 @@ void dfd_fd_color_point(size_t n, const double *x, const double *h,
                         const unsigned char *st, const int64_t *cptr,
                         const int64_t *members, size_t c, int p, int cplx, double *P);
 
+/* The factor of each coordinate's quotient: 0.5/h for the two-point stencils,
+ * 1/h for the others (a compressed Jacobian reuses it for every entry of a column). */
+void dfd_fd_factors(size_t n, const double *h, const unsigned char *st, double *r);
+
 /* Entries e < ne of J, (rows[e], cols[e]), from compressed stencil values: the
  * value of f_i at point p of the color of column j is
  *   F[i * fr + (col[colors[j] - c0] + p) * fc]   (col NULL: F[i * fr + p * fc]);
- * f0 holds f(x) at stride f0s (NULL when no stencil needs it).  Writes
- * data[pos[e]] (pos NULL: data[e]). */
+ * f0 holds f(x) at stride f0s (NULL when no stencil needs it); r holds the
+ * factors of dfd_fd_factors.  Writes data[pos[e]] (pos NULL: data[e]). */
 void dfd_fd_entries(size_t ne, const int64_t *rows, const int64_t *cols,
                     const int64_t *pos, const int64_t *colors, const size_t *col,
                     size_t c0, const double *F, ptrdiff_t fr, ptrdiff_t fc,
-                    const double *f0, ptrdiff_t f0s, const double *h,
+                    const double *f0, ptrdiff_t f0s, const double *r,
                     const unsigned char *st, double *data);
 
 /* Index of the first non-finite entry of a[0], a[s], ..., or len if none. */

@@ -118,23 +118,33 @@ def scipy_count(A, order=None):
 
 
 def check_star_coloring(A, colors):
-    """Brute force: adjacent vertices differ; every path a-b-c-d on 4 distinct
-    vertices has at least 3 colors."""
+    """Adjacent vertices differ, and no path a-b-c-d on 4 distinct vertices
+    has two colors. For a distance-1 coloring, such a path exists on the edge
+    b-c iff b has another neighbor of c's color and c another of b's: checked
+    with neighbor color counts for every edge, and by enumerating the paths
+    when n is small."""
     adj = np.asarray(A, dtype=bool).copy()
     n = adj.shape[0]
     adj[np.diag_indices(n)] = False
+    b, c = np.nonzero(adj)
+    assert np.all(colors[b] != colors[c]), "an edge has one color"
+    if not n:
+        return
+    onehot = np.zeros((n, int(colors.max()) + 1), dtype=np.int64)
+    onehot[np.arange(n), colors] = 1
+    count = adj.astype(np.int64) @ onehot   # count[v, k]: neighbors of v colored k
+    bad = (count[b, colors[c]] >= 2) & (count[c, colors[b]] >= 2)
+    assert not bad.any(), f"a two-colored path on 4 vertices through edge {b[bad][0]}-{c[bad][0]}"
+    if n > 20:
+        return
     nbr = [np.flatnonzero(adj[v]) for v in range(n)]
     for b in range(n):
         for c in nbr[b]:
-            assert colors[b] != colors[c], f"edge {b}-{c} has one color"
             for a in nbr[b]:
-                if a == c:
-                    continue
                 for d in nbr[c]:
-                    if d in (a, b):
-                        continue
-                    assert len({colors[a], colors[b], colors[c], colors[d]}) >= 3, \
-                        f"path {a}-{b}-{c}-{d} has two colors"
+                    if len({a, b, c, d}) == 4:
+                        assert len({colors[a], colors[b], colors[c], colors[d]}) >= 3, \
+                            f"path {a}-{b}-{c}-{d} has two colors"
 
 
 def seed_matrix(colors, ncolors, scale):
@@ -264,6 +274,11 @@ def test_threads():
         results = list(ex.map(lambda A: C.color_columns(*csr(A), *A.shape), patterns_))
     for A, (colors, ncolors) in zip(patterns_, results):
         check_column_coloring(A, colors, ncolors)
+    symmetric = [A[:150] | A[:150].T for A in patterns_]
+    with ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(lambda A: C.star_coloring(*csr(A), len(A)), symmetric))
+    for A, (colors, ncolors) in zip(symmetric, results):
+        check_star_coloring(A, colors)
 
 
 # ---- star coloring --------------------------------------------------------
@@ -305,6 +320,25 @@ def test_arrowhead_star():
     A[0, 0] = False
     colors, ncolors = C.star_coloring(*csr(A), n)
     assert ncolors == 2
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_star_coloring_with_hubs(seed):
+    # vertices of degree > 32 go through csrc's per-vertex color tables
+    rng = np.random.default_rng(seed)
+    n = 150
+    A = rng.random((n, n)) < 0.01
+    hubs = rng.choice(n, 4, replace=False)
+    A[hubs] |= rng.random((4, n)) < 0.6
+    A |= A.T
+    indptr, indices = csr(A)
+    colors, ncolors = C.star_coloring(indptr, indices, n)
+    check_star_coloring(A, colors)
+    H = np.where(A, rng.standard_normal((n, n)), 0.0)
+    H = H + H.T
+    data = C.star_recover(indptr, indices, colors, H @ seed_matrix(colors, ncolors, 1.0),
+                          np.ones(n))
+    np.testing.assert_allclose(data, H[A], rtol=1e-13, atol=0)
 
 
 def test_star_recover_unlisted_diagonal():
@@ -433,6 +467,12 @@ def test_bad_recovery_arguments():
         C.star_recover(indptr, indices, colors[:2], B, s)
     with pytest.raises(ValueError, match=r"column index out of range: indices\[1\] = 1"):
         C.column_recover(indptr, indices, [0], B, [1.0])   # n = len(colors) = 1
+    with pytest.raises(ValueError, match=r"indptr must have at least one entry"):
+        C.column_recover(np.zeros(0, np.int64), [], [0], np.ones((0, 1)), [1.0])
+    with pytest.raises(ValueError, match=r"indptr must have n \+ 1 = 4 entries; got 3"):
+        C.star_coloring([0, 1, 2], [0, 1], 3)
+    with pytest.raises(TypeError, match=r"m must be an integer; got str"):
+        C.color_columns([0], [], "0", 0)
     with pytest.raises(ValueError, match=r"indptr must be nondecreasing"):
         C.max_row_count([0, 2, 1])
     with pytest.raises(ValueError, match=r"at least one entry"):

@@ -20,7 +20,6 @@ from dualfd import _tracer as T
 from dualfd._tracer import (TracingError, hessian_sparsity, jacobian_sparsity,
                             trace_hessian, trace_jacobian)
 
-import coverage_list as CL
 import problems as P
 from test_dual_coverage import ENTRIES, _flat_function, _inputs
 
@@ -93,12 +92,13 @@ def test_coverage_entry_refused_with_reason(eid):
     assert "sparsity=" in str(info.value) and "np.where" in str(info.value)
 
 
-# --- coverage parity with the Dual's registry --------------------------------------------
+# --- coverage parity with the Dual's registry -------------------------------------------
 
 def test_every_registry_entry_supported_or_refused():
     functions, ufuncs, ufunc_methods, methods = _registry()
-    missing = [T._fname(f) for f in functions if f not in T._FUNCS and f not in T._REFUSED]
-    assert not missing, f"registry functions the tracer neither supports nor refuses: {missing}"
+    missing = [T._fname(f) for f in functions
+               if f not in T._FUNCS and f not in T._REFUSED]
+    assert not missing, f"neither supported nor refused: {missing}"
     rules = T._rules()
     for u, entry in ufuncs.items():
         if entry[0] in (1, 2, 5):
@@ -147,7 +147,8 @@ def _bratu(u, lam=1.0):
     Laplacian plus lam exp(u)."""
     k = u.shape[0]
     p = np.pad(u, 1)
-    lap = (4.0 * u - p[:-2, 1:-1] - p[2:, 1:-1] - p[1:-1, :-2] - p[1:-1, 2:]) * (k + 1) ** 2
+    lap = (4.0 * u - p[:-2, 1:-1] - p[2:, 1:-1] - p[1:-1, :-2] - p[1:-1, 2:]) \
+        * (k + 1) ** 2
     return lap - lam * np.exp(u)
 
 
@@ -170,7 +171,8 @@ def test_bratu_2d_exact():
 
 def test_banded_constant_matrix_gives_banded_pattern():
     n = 9
-    A = np.diag(np.full(n, 2.0)) + np.diag(np.ones(n - 1), 1) + np.diag(np.ones(n - 2), -2)
+    A = (np.diag(np.full(n, 2.0)) + np.diag(np.ones(n - 1), 1)
+         + np.diag(np.ones(n - 2), -2))
     expect = A != 0
     assert np.array_equal(_pattern(lambda x: A @ x, np.zeros(n)), expect)
     assert np.array_equal(_pattern(lambda x: np.dot(A, np.sin(x)), np.zeros(n)), expect)
@@ -198,6 +200,15 @@ def test_value_dependent_selection_is_union_of_branches():
                                     [0, 0, 1, 0, 0, 0]], bool))
 
 
+def test_traced_condition_broadcasts_and_scalar_prepend():
+    f = lambda x: np.where(x[:2, None] > 0, x[2:], 0.0).ravel()
+    expect = np.array([[0, 0, 1, 0], [0, 0, 0, 1]] * 2, bool)
+    assert np.array_equal(_pattern(f, np.zeros(4)), expect)
+    g = lambda x: np.diff(x, prepend=0.0, append=x[0])
+    expect = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1], [1, 0, 1]], bool)
+    assert np.array_equal(_pattern(g, np.zeros(3)), expect)
+
+
 def test_writes_follow_views_and_copies():
     def f(x):
         y = np.zeros_like(x)
@@ -216,6 +227,38 @@ def test_writes_follow_views_and_copies():
     assert np.array_equal(J != 0, expect)
 
 
+def test_writes_through_views_made_by_numpy_functions():
+    def f(x):
+        y = np.zeros_like(x)                  # (2, 3)
+        np.reshape(y, (3, 2))[0] = x[1, :2]   # a view: reaches y[0, :2]
+        np.transpose(y)[2] = x[0, 0]          # reaches y[:, 2]
+        np.split(y, 2)[1][0, 0] = x[1, 2]     # reaches y[1, 0] (replaces x[0, 0])
+        np.flip(x)[0, 0] = 0.0                # x[1, 2] := constant, after its use
+        return np.concatenate([y.ravel(), x.ravel()])
+    expect = np.zeros((12, 6), bool)
+    expect[0, 3] = expect[1, 4] = expect[2, 0] = expect[3, 5] = expect[5, 0] = True
+    expect[6:11, :5] = np.eye(5, dtype=bool)
+    assert np.array_equal(_pattern(f, np.zeros((2, 3))), expect)
+    J = _dual_jacobian(f, np.arange(1.0, 7.0).reshape(2, 3))
+    assert np.array_equal(J != 0, expect)
+
+
+def test_read_only_views_raise_as_numpy():
+    with pytest.raises(ValueError, match="assignment destination is read-only"):
+        trace_jacobian(lambda x: np.broadcast_to(x, (2, 3)).__setitem__(0, 1.0), (3,),
+                       (), {})
+
+
+def test_ufunc_methods_keep_numpy_defaults():
+    # ufunc.reduce reduces axis 0 by default (np.max reduces all axes)
+    f = lambda x: np.concatenate([np.maximum.reduce(x), np.add.reduce(x, axis=1),
+                                  np.add.accumulate(x, axis=1).ravel()])
+    expect = np.vstack([np.hstack([np.eye(3), np.eye(3)]),
+                        np.repeat(np.eye(2), 3, axis=1),
+                        np.kron(np.eye(2), np.tril(np.ones((3, 3))))]).astype(bool)
+    assert np.array_equal(_pattern(f, np.zeros((2, 3))), expect)
+
+
 def test_lists_of_traced_scalars_and_object_arrays():
     f = lambda x: np.array([x[0] * x[1], x[2], 1.0])
     assert np.array_equal(_pattern(f, np.zeros(3)),
@@ -230,7 +273,8 @@ def test_lists_of_traced_scalars_and_object_arrays():
 
 def test_public_forms_return_scipy_patterns():
     pytest.importorskip("scipy")
-    Pj = jacobian_sparsity(lambda x, c: x.ravel()[1:] * x.ravel()[:-1] + c, np.ones((2, 2)), 3.0)
+    Pj = jacobian_sparsity(lambda x, c: x.ravel()[1:] * x.ravel()[:-1] + c,
+                           np.ones((2, 2)), 3.0)
     assert Pj.shape == (3, 4) and Pj.dtype == bool
     assert np.array_equal(Pj.toarray(), np.array([[1, 1, 0, 0], [0, 1, 1, 0],
                                                   [0, 0, 1, 1]], bool))
@@ -238,9 +282,132 @@ def test_public_forms_return_scipy_patterns():
     assert Ph.shape == (4, 4) and Ph.dtype == bool
 
 
-# --- hypothesis: random compositions of supported operations -----------------------------
+@pytest.mark.parametrize("obj", [jacobian_sparsity, hessian_sparsity],
+                         ids=lambda o: o.__name__)
+def test_docstring_examples(obj):
+    import doctest
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    tests = doctest.DocTestFinder(recurse=False).find(obj, globs={})
+    assert tests and tests[0].examples
+    for t in tests:
+        runner.run(t)
+    assert runner.failures == 0
 
-_UNARY = [np.sin, np.exp, np.tanh, np.abs, np.square, np.negative, lambda v: 2.0 * v,
+
+# --- forms f may take: in-place writes, views, broadcasting, methods, constants --------
+
+def _set(make, key, value_of):
+    """f(x) = make(x) with make(x)[key] = value_of(x) written into it."""
+    def f(x):
+        y = make(x)
+        y[key] = value_of(x)
+        return y
+    return f
+
+
+def _write_rows(x):
+    y = np.zeros_like(x).reshape(2, 2)
+    for r in y:                  # rows are views
+        r[0] = x[0] * x[3]
+    return y.ravel()
+
+
+def _store_like(x):
+    g = np.zeros(4, dtype=x.dtype)   # an object array under the Dual and the tracer
+    for i in range(4):
+        g[i] = x[i] * x[-1]
+    return g
+
+
+def _t_write(x):
+    y = np.zeros_like(x).reshape(2, 2)
+    y.T[0] = x[3]
+    return y.ravel()
+
+
+FORMS = {
+    "iadd-view": lambda x: (lambda y: (y[1:].__iadd__(x[:-1] * x[1:]), y)[1])(x * 1.0),
+    "fancy-set": _set(np.zeros_like, [0, 0, 2], lambda x: x[[1, 2, 3]]),
+    "bool-const-mask-set": _set(np.copy, np.array([True, False, True, False]),
+                                lambda x: x[:2] ** 2),
+    "bool-const-mask-get": lambda x: x[np.array([True, False, True, False])] * 3,
+    "newaxis-bcast": lambda x: (x[:, None] * x[None, :]).ravel(),
+    "outer-sub": lambda x: (x[:, None] - x).ravel(),
+    "einsum-trace": lambda x: np.einsum("ii->i", x.reshape(2, 2)),
+    "einsum-implicit":
+        lambda x: np.einsum("ij,jk", x.reshape(2, 2), x.reshape(2, 2)).ravel(),
+    "einsum-diag-sum": lambda x: np.einsum("ii", x.reshape(2, 2)),
+    "matmul-1d-2d": lambda x: x[:2] @ x.reshape(2, 2),
+    "matmul-const-left-batched": lambda x: (np.ones((3, 2, 2)) @ x.reshape(2, 2)).ravel(),
+    "dot-const-sparse": lambda x: np.dot(np.array([[0., 1, 0, 0], [2, 0, 0, 3]]), x),
+    "tensordot-const":
+        lambda x: np.tensordot(np.array([[0., 1], [1, 0]]), x.reshape(2, 2), 1).ravel(),
+    "kron-const": lambda x: np.kron(np.array([[1., 0], [0, 2]]), x.reshape(2, 2)).ravel(),
+    "cumsum-rev": lambda x: np.cumsum(x[::-1])[::-1],
+    "sort-axis0": lambda x: np.sort(x.reshape(2, 2), axis=0).ravel(),
+    "where-bcast": lambda x: np.where(x[:2, None] > 0, x[2:], 0.0).ravel(),
+    "roll-setitem": _set(np.copy, slice(None), lambda x: np.roll(x, 1) * x),
+    "T-write": _t_write,
+    "iter-write": _write_rows,
+    "out-kw": lambda x: (lambda y: (np.multiply(x, 2.0, out=y), y)[1])(np.zeros_like(x)),
+    "pad-edge": lambda x: np.pad(x, 2, mode="edge"),
+    "pad-reflect": lambda x: np.pad(x, 2, mode="reflect"),
+    "pad-const-val": lambda x: np.pad(x, 1, constant_values=3.0),
+    "diff-prepend": lambda x: np.diff(x, prepend=0.0),
+    "clip-traced": lambda x: np.clip(x[:2], x[2:], 5.0),
+    "abs-method": lambda x: abs(x) ** 0.5,
+    "pow-rev": lambda x: 2.0 ** x,
+    "mean-keep": lambda x: x - x.mean(),
+    "std-axis": lambda x: x.reshape(2, 2).std(axis=1),
+    "var-method": lambda x: x.reshape(2, 2).var(axis=0),
+    "trace-method": lambda x: x.reshape(2, 2).trace() * x,
+    "astype": lambda x: x.astype(np.float64) * x.astype(float)[::-1],
+    "take-method": lambda x: x.take([3, 0]),
+    "repeat-method": lambda x: x.repeat(2),
+    "swapaxes": lambda x: x.reshape(2, 2).swapaxes(0, 1).ravel() * x,
+    "diag-1d": lambda x: np.diag(x).ravel(),
+    "tril-const": lambda x: np.tril(x.reshape(2, 2) + 1.0).ravel(),
+    "norm-inf": lambda x: np.linalg.norm(x, np.inf) * x,
+    "solve-const": lambda x: np.linalg.solve(np.diag([1., 2, 3, 4]), x),
+    "inv-blockdiag": lambda x: np.linalg.inv(x.reshape(2, 2)).ravel(),
+    "maximum-scalar": lambda x: np.maximum(x, 0.5) * x[::-1],
+    "select-traced": lambda x: np.select([x > 0, x < -1], [x, x[::-1]], default=x[0]),
+    "put-dups": lambda x: (lambda y: (np.put(y, [0, 0], x[2:]), y)[1])(x.copy()),
+    "fill-view": lambda x: (lambda y: (y[::2].fill(x[1]), y)[1])(x.copy()),
+    "zeros-dtype": _store_like,
+    "obj-asarray-ops": lambda x: np.cos(np.asarray(x)) * 2.0,
+    "sum-list": lambda x: sum([x[0], x[1] * x[2]]),
+    "vstack-scalars": lambda x: np.stack([x[0], x[3]]),
+    "atleast": lambda x: np.atleast_2d(x[0]).ravel(),
+    "meshgrid": lambda x: np.meshgrid(x[:2], x[2:])[1].ravel(),
+    "cross": lambda x: np.cross(x[:3], np.array([1.0, 0.0, 0.0])),
+    "interp": lambda x: np.interp(x[:2], [0.0, 1.0], x[2:]),
+    "linspace": lambda x: np.linspace(x[0], x[1], 3),
+    "prod-axis": lambda x: x.reshape(2, 2).prod(axis=1),
+    "cumprod": lambda x: np.cumprod(x),
+    "average-w": lambda x: np.average(x.reshape(2, 2), axis=1, weights=x[:2]),
+    "heaviside": lambda x: np.heaviside(x, x[::-1]),
+    "einsum-3": lambda x: np.einsum("i,i,i->", x, x, x) * x,
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_forms_never_miss(name):
+    f = FORMS[name]
+    pattern = _pattern(f, np.zeros(4))
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    for _ in range(3):
+        x = rng.uniform(0.2, 1.5, 4) * rng.choice([-1.0, 1.0], 4)
+        J = _dual_jacobian(f, x)
+        assert J.shape == pattern.shape
+        assert not np.any((J != 0) & ~pattern)
+
+
+# --- hypothesis: random compositions of supported operations ----------------------------
+
+# bounded where a chain could overflow (exp(exp(...)))
+_UNARY = [np.sin, lambda v: np.exp(np.tanh(v)), np.tanh, np.abs, np.square, np.negative,
+          lambda v: 2.0 * v,
           np.floor, np.cos]
 
 
@@ -290,7 +457,7 @@ def test_random_compositions_never_miss(steps, n, seed):
         assert not np.any((J != 0) & ~pattern)
 
 
-# --- Hessian patterns ----------------------------------------------------------------------
+# --- Hessian patterns -------------------------------------------------------------------
 
 def _hpattern(f, n):
     indptr, indices = trace_hessian(f, (n,), (), {})
@@ -345,8 +512,9 @@ def test_hessian_linear_and_products():
     assert np.array_equal(H, expect)
 
 
-@pytest.mark.parametrize("eid", ["linalg.det", "prod", "var", "dot-vec-vec", "einsum-matmul",
-                                 "linalg.norm", "cumprod", "special.xlogy", "polyval"])
+@pytest.mark.parametrize("eid", ["linalg.det", "prod", "var", "dot-vec-vec",
+                                 "einsum-matmul", "linalg.norm", "cumprod",
+                                 "special.xlogy", "polyval"])
 def test_hessian_contains_dense_hessian(eid):
     call = lambda x: np.sum(_flat_function(eid)(x))
     x0 = np.concatenate([np.ravel(a) for a in _inputs(eid)])
@@ -356,12 +524,25 @@ def test_hessian_contains_dense_hessian(eid):
     assert not np.any(big & ~H)
 
 
+def test_hessian_of_products_exact():
+    # x . x: 2 I; x0 x1 + x1 x2 through einsum; a quadratic form with a banded A
+    n = 5
+    assert np.array_equal(_hpattern(lambda x: x @ x, n), np.eye(n, dtype=bool))
+    expect = np.zeros((n, n), bool)
+    expect[0, 1] = expect[1, 0] = expect[1, 2] = expect[2, 1] = True
+    assert np.array_equal(_hpattern(lambda x: np.einsum("i,i->", x[:2], x[1:3]), n),
+                          expect)
+    A = np.eye(n) + np.eye(n, k=1)
+    band = (A + A.T) != 0
+    assert np.array_equal(_hpattern(lambda x: x @ (A @ x), n), band)
+
+
 def test_hessian_needs_scalar():
     with pytest.raises(ValueError, match="needs a scalar f; f returned shape"):
         trace_hessian(lambda x: x * x, (3,), (), {})
 
 
-# --- errors ----------------------------------------------------------------------------------
+# --- errors -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("f, match", [
     (lambda x: x if x[0] > 0 else -x, "branches on a traced value"),
@@ -383,11 +564,13 @@ def test_value_dependent_code_raises(f, match):
 
 
 def test_unsupported_function_named():
-    with pytest.raises(TypeError, match="numpy.median is not supported by the sparsity tracer"):
+    with pytest.raises(TypeError,
+                       match="numpy.median is not supported by the sparsity tracer"):
         trace_jacobian(lambda x: np.median(x), (3,), (), {})
     with pytest.raises(TypeError, match="numpy.multiply.accumulate is not supported"):
         trace_jacobian(lambda x: np.multiply.accumulate(x), (3,), (), {})
-    with pytest.raises(TypeError, match="numpy.sin under the sparsity tracer does not take"):
+    with pytest.raises(TypeError,
+                       match="numpy.sin under the sparsity tracer does not take"):
         trace_jacobian(lambda x: np.sin(x, where=True), (3,), (), {})
     with pytest.raises(TypeError, match="the ufunc|numpy.spacing is not supported"):
         trace_jacobian(lambda x: np.spacing(x), (3,), (), {})

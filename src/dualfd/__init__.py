@@ -13,7 +13,9 @@ from ._check import check_grad, GradCheck
 from ._hessian import hessian
 from ._complex_guard import NonAnalyticError
 from ._sparse import jacobian_sparsity, hessian_sparsity
+from ._tracer import TracingError
 
 __all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "Dual",
            "check_grad", "GradCheck", "hessian", "AutoWarning",
-           "NonAnalyticError", "jacobian_sparsity", "hessian_sparsity"]
+           "NonAnalyticError", "jacobian_sparsity", "hessian_sparsity",
+           "TracingError"]

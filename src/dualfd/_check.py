@@ -277,6 +277,7 @@ def check_grad(f, g, x, *args, method="central", rtol=None, atol=None,
       |analytic - numeric|: 2-norm 0.832, max 0.832; max relative 0.208
       index        analytic         numeric  rel error
       [1]          1.416147       0.5838532       0.21  <-
+      [0]                 4               4    1.1e-16
     >>> float(res) < 1e-6   # as with scipy.optimize.check_grad
     False
     """

@@ -44,8 +44,9 @@ cdef extern from "fd.h" nogil:
     void dfd_fd_entries(size_t ne, const int64_t *rows, const int64_t *cols,
                         const int64_t *pos, const int64_t *colors, const size_t *col,
                         size_t c0, const double *F, ptrdiff_t fr, ptrdiff_t fc,
-                        const double *f0, ptrdiff_t f0s, const double *h,
+                        const double *f0, ptrdiff_t f0s, const double *r,
                         const unsigned char *st, double *data)
+    void dfd_fd_factors(size_t n, const double *h, const unsigned char *st, double *r)
 
 cdef extern from "dual.h" nogil:
     ctypedef int (*dfd_unary_fn)(size_t n, size_t k, const double *x, const double *tx,

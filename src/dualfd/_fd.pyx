@@ -530,6 +530,7 @@ cdef tuple _loop(_Outputs out, cnp.ndarray x, double *hp, unsigned char *stp,
     cdef const double *direct
     for j in range(n):
         s = stp[j]
+        fp[2] = NULL             # one-point stencils have no second value
         for p in range(dfd_stencil_npoints[s]):
             if cplx:
                 point = fresh_copy(xc)

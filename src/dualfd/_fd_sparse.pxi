@@ -89,14 +89,19 @@ cpdef tuple fd_compressed(f, cnp.ndarray x, tuple args, dict kwargs, int method,
         <double*>cnp.PyArray_DATA(ub) if ub is not None else NULL, hp, stp, &bad)
     if rc < 0:
         raise step_error(rc, bad, x, mname, step, lb, ub)
+    # per-coordinate factors 1/h (0.5/h), so entries multiply instead of dividing
+    cdef cnp.ndarray rf = cnp.PyArray_EMPTY(1, &nn, cnp.NPY_DOUBLE, 0)
+    dfd_fd_factors(n, hp, stp, <double*>cnp.PyArray_DATA(rf))
     cdef _Outputs out = _Outputs.__new__(_Outputs)
     out.f, out.args, out.kwargs, out.check_finite = f, args, kwargs, check_finite
     out.xshape, out.h, out.st, out.fshape, out.m = (<object>x).shape, hp, stp, None, -1
     if vectorized:
         res = _compressed_vectorized(out, x, hp, stp, method, want_value,
-                                     chunk or vector_points(n), cz)
+                                     chunk or vector_points(n), cz,
+                                     <double*>cnp.PyArray_DATA(rf))
     else:
-        res = _compressed_loop(out, x, hp, stp, method, want_value, cz)
+        res = _compressed_loop(out, x, hp, stp, method, want_value, cz,
+                               <double*>cnp.PyArray_DATA(rf))
     if out.m != cz.m:
         raise ValueError(f"the sparsity pattern has {cz.m} rows; f returned "
                          f"{out.m} values (shape {out.fshape})")
@@ -117,7 +122,7 @@ cdef bint _needs_f0(Py_ssize_t n, const unsigned char *stp, bint want_value):
 
 
 cdef tuple _compressed_loop(_Outputs out, cnp.ndarray x, double *hp, unsigned char *stp,
-                            int method, bint want_value, Compression cz):
+                            int method, bint want_value, Compression cz, double *rp):
     cdef Py_ssize_t n = x.size, m, c, a, b
     cdef int p, npts
     cdef bint cplx = method == DFD_COMPLEX
@@ -171,7 +176,7 @@ cdef tuple _compressed_loop(_Outputs out, cnp.ndarray x, double *hp, unsigned ch
                            <const int64_t*>cnp.PyArray_DATA(cz.ecols) + a,
                            <const int64_t*>cnp.PyArray_DATA(cz.epos) + a,
                            <const int64_t*>cnp.PyArray_DATA(cz.colors), NULL, 0,
-                           <const double*>cnp.PyArray_DATA(W), 1, out.m, f0p, 1, hp,
+                           <const double*>cnp.PyArray_DATA(W), 1, out.m, f0p, 1, rp,
                            stp, dp)
     out.check_finite = check
     return (value, data, out.fshape)
@@ -190,7 +195,7 @@ cdef int _check_color(_Outputs out, const double *a, Compression cz, Py_ssize_t 
 
 cdef tuple _compressed_vectorized(_Outputs out, cnp.ndarray x, double *hp,
                                   unsigned char *stp, int method, bint want_value,
-                                  Py_ssize_t chunk, Compression cz):
+                                  Py_ssize_t chunk, Compression cz, double *rp):
     """All colors' points as the columns of x.shape + (K,) arrays, in blocks of whole
     colors with at most chunk points per call (at least one color)."""
     cdef Py_ssize_t n = x.size, ncol = cz.ncolors, c0 = 0, c1, K, m, a, b, npts
@@ -241,7 +246,7 @@ cdef tuple _compressed_vectorized(_Outputs out, cnp.ndarray x, double *hp,
                                <const int64_t*>cnp.PyArray_DATA(cz.epos) + a,
                                <const int64_t*>cnp.PyArray_DATA(cz.colors), colp, c0,
                                <const double*>cnp.PyArray_DATA(F) + (1 if cplx else 0),
-                               K * es, es, f0p, 1, hp, stp,
+                               K * es, es, f0p, 1, rp, stp,
                                <double*>cnp.PyArray_DATA(data))
         c0 = c1
         if c0 >= ncol:

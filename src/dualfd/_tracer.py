@@ -35,6 +35,12 @@ so anything that runs with method="dual" runs here):
 - argmax, argsort, nonzero, ... (integer results that depend on values): refused with a
   TypeError, as are ``if x[0] > 0``, ``int()``, ``float()`` and traced masks or indices.
 
+What the pattern depends on besides x's shape: the *values* of constants f uses as
+product operands (their non-zeros) or as np.where/np.select conditions -- including
+constants passed in ``args``/``kwargs``.  A cache of patterns must therefore be keyed
+on those arguments too (or rebuilt when they change); constants inside f are fixed per
+transform.
+
 Hessian patterns track, besides each element's first-order set G, a global set of index
 pairs that may interact nonlinearly: a unary rule whose partial is not constant on u adds
 G_u x G_u; a binary rule adds G_a x G_a if its partial in a depends on a, G_a x G_b (and
@@ -48,7 +54,6 @@ reach the output are kept too).
 """
 
 import functools
-import operator
 import re
 
 import numpy as np
@@ -70,7 +75,7 @@ def _refuse(what):
                        f"the pattern cannot be found from f: {_HINT}")
 
 
-# --- index sets as CSR ---------------------------------------------------------------------
+# --- index sets as CSR ------------------------------------------------------------------
 
 class _Sets:
     """One index set per element: row r is indices[indptr[r]:indptr[r + 1]]."""
@@ -187,7 +192,7 @@ def _row_union(S):
     return _unique(S.indices)
 
 
-# --- the trace context ---------------------------------------------------------------------
+# --- the trace context ------------------------------------------------------------------
 
 class _Context:
     __slots__ = ("n", "hessian", "pairs", "npairs")
@@ -206,18 +211,17 @@ class _Context:
                 self.pairs = [_unique(np.concatenate(self.pairs))]
                 self.npairs = self.pairs[0].size
 
-    def cross(self, Sa, ra, Sb, rb):
-        """Pairs u x v and v x u for u in Sa[ra[j]], v in Sb[rb[j]], for every j."""
+    def cross(self, Sa, ra, Sb, rb, symmetric=False):
+        """Pairs u x v and v x u for u in Sa[ra[j]], v in Sb[rb[j]], for every j.
+        symmetric: Sb[rb] is Sa[ra], so u x v holds both orders already.  Duplicates
+        are removed when the pairs are compacted (add_keys, pattern)."""
         if not self.hessian or not Sa.indices.size or not Sb.indices.size:
             return
         ra = np.asarray(ra, _I8).ravel()
         rb = np.asarray(rb, _I8).ravel()
         ok = (ra >= 0) & (rb >= 0)
-        ra, rb = ra[ok], rb[ok]
-        if not ra.size:
-            return
-        both = _unique(ra * (Sb.size + 1) + rb)
-        ra, rb = both // (Sb.size + 1), both % (Sb.size + 1)
+        if not ok.all():
+            ra, rb = ra[ok], rb[ok]
         la = Sa.indptr[ra + 1] - Sa.indptr[ra]
         lb = Sb.indptr[rb + 1] - Sb.indptr[rb]
         cnt = la * lb
@@ -226,14 +230,17 @@ class _Context:
             return
         rep = np.repeat(np.arange(ra.size, dtype=_I8), cnt)
         off = np.arange(total, dtype=_I8) - (np.cumsum(cnt) - cnt)[rep]
-        u = Sa.indices[Sa.indptr[ra[rep]] + off // lb[rep]]
-        v = Sb.indices[Sb.indptr[rb[rep]] + off % lb[rep]]
-        self.add_keys(_unique(np.concatenate([u * self.n + v, v * self.n + u])))
+        lbr = lb[rep]
+        u = Sa.indices[Sa.indptr[ra[rep]] + off // lbr]
+        v = Sb.indices[Sb.indptr[rb[rep]] + off % lbr]
+        self.add_keys(u * self.n + v)
+        if not symmetric:
+            self.add_keys(v * self.n + u)
 
     def square(self, S, rows=None):
         if rows is None:
             rows = np.arange(S.size, dtype=_I8)
-        self.cross(S, rows, S, rows)
+        self.cross(S, rows, S, rows, symmetric=True)
 
     def pattern(self):
         n = self.n
@@ -244,7 +251,7 @@ class _Context:
         return indptr, keys - rows * n
 
 
-# --- the tracer ----------------------------------------------------------------------------
+# --- the tracer -------------------------------------------------------------------------
 
 class _Root:
     """The storage a tracer and its views share: sets, and the positions 0..size-1."""
@@ -379,6 +386,9 @@ class Tracer:
             self[...] = np.add(self, v) if isinstance(v, Tracer) else self + 0.0
             return
         _check_key(key)
+        if not self._pos.flags.writeable:
+            raise ValueError("assignment destination is read-only (a broadcast or "
+                             "diagonal view, as in NumPy); copy it first")
         target = self._pos[key]
         _assign(self._root, self._ctx, target, value)
 
@@ -520,7 +530,7 @@ def _assign(root, ctx, target, value):
     root.sets = _gather(both, mp)
 
 
-# --- arguments: tracers, constants, ids ----------------------------------------------------
+# --- arguments: tracers, constants, ids -------------------------------------------------
 
 def _lift(a):
     """A (nested) list/tuple or object array holding tracers, as one Tracer."""
@@ -621,7 +631,7 @@ def _fname(func):
     return f"{mod}.{getattr(func, '__name__', repr(func))}"
 
 
-# --- the rule table ------------------------------------------------------------------------
+# --- the rule table ---------------------------------------------------------------------
 
 _VARS = {"x", "y", "a", "b"}
 
@@ -726,6 +736,10 @@ def _ufunc(ufunc, method, inputs, kwargs):
     if method != "__call__":
         name = ufunc.__name__
         if method == "reduce" and name in _REDUCE_METHODS:
+            kwargs.setdefault("axis", 0)        # ufunc.reduce's default, not None
+            kwargs.pop("dtype", None)
+            if _is_traced(kwargs.pop("initial", None)):
+                _refuse(f"numpy.{name}.reduce with a traced initial=")
             result = _FUNCS[getattr(np, _REDUCE_METHODS[name][1])](*inputs, **kwargs)
         elif method == "accumulate" and name == "add":
             kwargs.setdefault("axis", 0)
@@ -778,7 +792,7 @@ def _ufunc_fname(ufunc):
     return f"the ufunc {name}"
 
 
-# --- shape and indexing functions: the id trick ---------------------------------------------
+# --- shape and indexing functions: the id trick -----------------------------------------
 
 def _id_call(func, args, kwargs, data_args):
     """func applied to element ids: ``data_args(args, kwargs, ids)`` returns args and
@@ -803,6 +817,21 @@ def _all_positional(args, kwargs, ids):
 def _id_func(func, data_args=_first):
     def handler(*args, **kwargs):
         return _id_call(func, args, kwargs, data_args)
+    return handler
+
+
+def _view_func(func):
+    """A function of one array that NumPy may answer with a view (reshape, transpose,
+    split, diagonal, broadcast_to, ...): applied to the tracer's root positions, so that
+    what NumPy makes a view stays one and writes through it reach the base."""
+    def handler(a, *args, **kwargs):
+        a = _lift(a)
+        if not isinstance(a, Tracer):
+            return _id_call(func, (a,) + args, kwargs, _first)
+        r = func(a._pos, *args, **kwargs)
+        if isinstance(r, (list, tuple)):
+            return type(r)(a._derive(np.asarray(e)) for e in r)
+        return a._derive(np.asarray(r))
     return handler
 
 
@@ -900,8 +929,10 @@ def _where(cond, x=None, y=None):
     cond = _lift(cond)
     if isinstance(cond, Tracer):
         # which branch is taken depends on values: the union of both
-        return np.add(x, y) if _is_traced(x) or _is_traced(y) else \
-            _value_result(cond._ctx, [cond, x, y])
+        if not (_is_traced(x) or _is_traced(y)):
+            return _value_result(cond._ctx, [cond, x, y])
+        r = np.add(x, y)
+        return np.broadcast_to(r, np.broadcast_shapes(cond.shape, r.shape)).copy()
     cond = np.asarray(cond, dtype=bool)
     ids = _Ids()
     return ids.result(np.where(cond, ids.of(x), ids.of(y)))
@@ -909,11 +940,12 @@ def _where(cond, x=None, y=None):
 
 def _select(condlist, choicelist, default=0):
     if any(_is_traced(c) for c in condlist):
-        ctx = _ctx_of(*choicelist, default)
+        # which choice is taken depends on values: the union of all
         acc = choicelist[0]
         for c in list(choicelist[1:]) + [default]:
             acc = np.add(acc, c)
-        return acc
+        shape = np.broadcast_shapes(_shape(acc), *[_shape(c) for c in condlist])
+        return np.broadcast_to(acc, shape).copy() if _is_traced(acc) else acc
     ids = _Ids()
     ch = [ids.of(c) for c in choicelist]
     d = ids.of(default)
@@ -948,7 +980,7 @@ def _identity(func):
     return handler
 
 
-# --- reductions -----------------------------------------------------------------------------
+# --- reductions -------------------------------------------------------------------------
 
 def _axes(ndim, axis):
     if axis is None:
@@ -1082,7 +1114,14 @@ def _gradient(f, *varargs, axis=None, edge_order=1):
 def _diff(a, n=1, axis=-1, prepend=None, append=None):
     a = _lift(a)
     if prepend is not None or append is not None:
-        a = np.concatenate([e for e in (prepend, a, append) if e is not None], axis=axis)
+        edge = list(a.shape)
+        edge[axis] = 1
+
+        def grow(e):        # a scalar prepend/append is one slice along axis
+            e = _lift(e)
+            return np.broadcast_to(e, tuple(edge)) if _ndim(e) == 0 else e
+        a = np.concatenate([grow(e) if e is not None and e is not a else e
+                            for e in (prepend, a, append) if e is not None], axis=axis)
     for _ in range(n):
         sl1 = [slice(None)] * a.ndim
         sl2 = [slice(None)] * a.ndim
@@ -1096,7 +1135,7 @@ def _trace_fn(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     return np.sum(np.diagonal(a, offset, axis1, axis2), axis=-1)
 
 
-# --- products --------------------------------------------------------------------------------
+# --- products ---------------------------------------------------------------------------
 
 def _mask(a):
     """Where an operand may be non-zero: everywhere for a tracer, else its non-zeros."""
@@ -1149,7 +1188,7 @@ def _einsum_general(subscripts, *operands):
     free = next(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                 if c not in used)
     if outs is None:
-        outs = np.einsum  # implicit mode: build the explicit output labels
+        # implicit mode: the labels that occur once, in order, after any ellipsis
         flat = "".join(labels).replace(".", "")
         outs = ("..." if "..." in ins else "") + "".join(
             sorted(c for c in set(flat) if flat.count(c) == 1))
@@ -1158,7 +1197,7 @@ def _einsum_general(subscripts, *operands):
         if not isinstance(op, Tracer):
             continue
         s = op.size
-        chunk = max(1, min(s, (1 << 22) // max(osize, 1)))
+        chunk = max(1, min(s, (1 << 22) // max(osize, s, 1)))   # one-hot <= 4M
         S = op._sets()
         for c0 in range(0, s, chunk):
             c1 = min(s, c0 + chunk)
@@ -1176,6 +1215,39 @@ def _einsum_general(subscripts, *operands):
     if sum(isinstance(o, Tracer) for o in operands) > 1:
         ctx.square(R)
     return Tracer._new(ctx, R, out_shape)
+
+
+def _contract2(spec, a, b):
+    """A two-operand einsum that is a matrix product after transposing and reshaping
+    (tensordot, dot, inner, outer, kron, vdot, matrix-vector): the sparse join of
+    _matmul2, O(number of products) instead of the one-hot einsum.  None for other
+    forms (batch labels, repeated labels, labels summed in one operand only)."""
+    ins, out = spec.split("->")
+    la, lb = ins.split(",")
+    if len(set(la)) != len(la) or len(set(lb)) != len(lb) or len(set(out)) != len(out):
+        return None
+    shared = [c for c in la if c in lb]
+    fa = [c for c in la if c not in lb]
+    fb = [c for c in lb if c not in la]
+    if any(c in out for c in shared) or sorted(out) != sorted(fa + fb):
+        return None
+    sa, sb = _shape(a), _shape(b)
+    if len(sa) != len(la) or len(sb) != len(lb):
+        return None
+    dim = {c: sa[i] for i, c in enumerate(la)}
+    for i, c in enumerate(lb):
+        if c in dim and dim[c] != sb[i]:
+            raise ValueError(f"einsum: operands disagree on the size of {c!r}")
+        dim[c] = sb[i]
+    prod = lambda labels: int(np.prod([dim[c] for c in labels], dtype=_I8))
+
+    def arrange(x, labels, order, shape):
+        perm = [labels.index(c) for c in order]
+        return np.reshape(np.transpose(x, perm), shape)
+    A = arrange(a, la, fa + shared, (prod(fa), prod(shared)))
+    B = arrange(b, lb, shared + fb, (prod(shared), prod(fb)))
+    C = _matmul2(A, B).reshape(tuple(dim[c] for c in fa + fb))
+    return np.transpose(C, [(fa + fb).index(c) for c in out])
 
 
 def _einsum(*operands, **kwargs):
@@ -1201,15 +1273,9 @@ def _einsum(*operands, **kwargs):
     if not any(isinstance(o, Tracer) for o in ops):
         return np.einsum(spec, *ops)
     if len(ops) == 2 and "..." not in spec and "->" in spec:
-        ins, out = spec.split("->")
-        la, lb = ins.split(",")
-        # a plain 2-D product (matrix-vector, matrix-matrix): the sparse join
-        if (len(la) == 2 and len(lb) in (1, 2) and la[1] == lb[0] and len(set(la + lb))
-                == len(la + lb) - 1 and out == la[0] + lb[1:]):
-            B = ops[1] if len(lb) == 2 else ops[1].reshape(-1, 1) if isinstance(
-                ops[1], Tracer) else np.reshape(ops[1], (-1, 1))
-            r = _matmul2(ops[0], B)
-            return r.reshape(r.shape[:1]) if len(lb) == 1 else r
+        r = _contract2(spec, ops[0], ops[1])
+        if r is not None:
+            return r
     return _einsum_general(spec, *ops)
 
 
@@ -1364,7 +1430,7 @@ def _meshgrid(*xi, **kwargs):
     return list(ids.result(np.meshgrid(*[ids.of(x) for x in xi], **kwargs)))
 
 
-# --- linear algebra: dense unions -------------------------------------------------------------
+# --- linear algebra: dense unions -------------------------------------------------------
 
 def _probe(a):
     """A well-conditioned stand-in of a's shape, to learn output shapes and types."""
@@ -1415,7 +1481,7 @@ def _norm_reduce(func):
         axis = kwargs.get("axis")
         if func is np.linalg.norm and len(args) >= 2:
             axis = args[1]
-        if func is np.linalg.matrix_norm:
+        if func is getattr(np.linalg, "matrix_norm", None):
             axis = kwargs.get("axis", (-2, -1))
         keep = kwargs.get("keepdims", False)
         if func is np.linalg.norm and len(args) >= 3:
@@ -1424,7 +1490,7 @@ def _norm_reduce(func):
     return handler
 
 
-# --- the function table ------------------------------------------------------------------------
+# --- the function table -----------------------------------------------------------------
 
 def _values_only(func):
     """Results that depend on values only (np.all, count_nonzero): value tracers."""
@@ -1464,7 +1530,10 @@ def _build():
     for name in id1:
         f = getattr(np, name, None)
         if f is not None:
-            t[f] = _id_func(f, _all_positional if name.startswith("atleast") else _first)
+            # diag, tril, triu write zeros: those need the ids (0 = no dependence)
+            t[f] = (_id_func(f, _all_positional) if name.startswith("atleast")
+                    else _id_func(f) if name in ("diag", "tril", "triu")
+                    else _view_func(f))
     for name in seq:
         f = getattr(np, name, None)
         if f is not None:
@@ -1474,7 +1543,7 @@ def _build():
         np.take: _take, np.take_along_axis: _take_along_axis, np.delete: _delete,
         np.where: _where, np.select: _select, np.clip: _clip,
         np.zeros_like: _like(0), np.ones_like: _like(1), np.empty_like: _like(None),
-        np.full_like: _full_like, np.astype: _astype,
+        np.full_like: _full_like,
         np.real: _identity(np.real), np.real_if_close: _identity(np.real_if_close),
         np.nan_to_num: _identity(np.nan_to_num),
         np.imag: _zero_derivative(np.imag), np.angle: _zero_derivative(np.angle),
@@ -1501,17 +1570,23 @@ def _build():
         np.sinc: lambda x: _elementwise(_lift(x)._ctx, [_lift(x)], _rules()["sinc"]),
     })
     la = np.linalg
-    t.update({
-        la.matmul: _matmul, la.outer: _outer, la.tensordot: _tensordot,
-        la.vecdot: _vecdot, la.multi_dot: _multi_dot, la.cross: _cross,
-        la.norm: _norm_reduce(la.norm), la.vector_norm: _norm_reduce(la.vector_norm),
-        la.matrix_norm: _norm_reduce(la.matrix_norm),
-    })
+    # NumPy 2.x names (np.astype, the array-API linalg functions): only where they exist
+    newer = {(np, "astype"): _astype, (la, "matmul"): _matmul, (la, "outer"): _outer,
+             (la, "tensordot"): _tensordot, (la, "vecdot"): _vecdot,
+             (la, "multi_dot"): _multi_dot, (la, "cross"): _cross,
+             (la, "norm"): _norm_reduce(la.norm)}
+    for name in ("vector_norm", "matrix_norm"):
+        if hasattr(la, name):
+            newer[(la, name)] = _norm_reduce(getattr(la, name))
     for name in ("cholesky", "cond", "det", "eig", "eigh", "eigvals", "eigvalsh", "inv",
                  "lstsq", "matrix_power", "matrix_rank", "pinv", "qr", "slogdet",
                  "solve", "svd", "svdvals", "tensorinv", "tensorsolve"):
-        f = getattr(la, name)
-        t[f] = _dense(f)
+        if hasattr(la, name):
+            newer[(la, name)] = _dense(getattr(la, name))
+    for (mod, name), handler in newer.items():
+        f = getattr(mod, name, None)
+        if f is not None:
+            t[f] = handler
     return t
 
 
@@ -1549,7 +1624,7 @@ def _refuse_method(name):
     return handler
 
 
-# --- entry points --------------------------------------------------------------------------------
+# --- entry points -----------------------------------------------------------------------
 
 def _shape_tuple(xshape):
     return tuple(int(s) for s in (xshape if _ndim(xshape) else (xshape,))) \
