@@ -20,7 +20,7 @@ import numpy as np
 from . import _api, _dual
 from ._coloring import color_columns, star_coloring, star_recover
 from ._fd import (METHODS as _FD_METHODS, Compression, as_point, check_finite_x,
-                  fd_compressed, fd_jacobian, index_str)
+                  fd_compressed, fd_jacobian, first_nonfinite, index_str)
 from ._options import Pattern
 
 __all__ = ["SparseJacobian", "SparseHessian", "jacobian_sparsity",
@@ -44,7 +44,7 @@ class _Plan:
     and, for Jacobians, the Compression the FD kernels read."""
 
     __slots__ = ("m", "n", "indptr", "indices", "rows", "colors", "ncolors", "cz",
-                 "fshape", "key", "tmap", "_out")
+                 "fshape", "key", "tmap", "cells", "_out")
 
     def __init__(self, m, n, indptr, indices, colors, ncolors, fshape, key):
         self.m, self.n = m, n
@@ -53,7 +53,8 @@ class _Plan:
         self.colors = np.ascontiguousarray(colors, dtype=np.int64)
         self.ncolors = int(ncolors)
         self.cz = None
-        self.tmap = None
+        self.tmap = None         # Hessians: the position of each entry's transpose
+        self.cells = None        # Jacobians: each entry's compressed cell
         self.fshape = fshape
         self.key = key
         # the index arrays results get copies of: int32 where they fit, which SciPy
@@ -62,6 +63,12 @@ class _Plan:
         small = max(m, n, indices.size) < 2**31 - 1
         itype = np.int32 if small else np.int64
         self._out = (indptr.astype(itype), indices.astype(itype))
+
+    def flat_cells(self):
+        """Each entry's cell of the compressed (m, ncolors) Jacobian, flat."""
+        if self.cells is None:
+            self.cells = self.rows * self.ncolors + self.colors[self.indices]
+        return self.cells
 
     def result(self, data, shape):
         """A csr_array of data on this pattern, with its own copies of the indices
@@ -179,13 +186,13 @@ class SparseJacobian(_Sparse):
         if m != p.m:
             raise ValueError(f"the sparsity pattern has {p.m} rows; f returned {m} "
                              f"values (shape {fshape})")
-        ecolor = p.colors[p.indices]
-        data = B[p.rows, ecolor]
-        read = np.zeros(B.shape, dtype=bool)
-        read[p.rows, ecolor] = True
-        missed = (B != 0) & ~read
-        if missed.any():
-            i, c = (int(v) for v in np.argwhere(missed)[0])
+        data = B.ravel().take(p.flat_cells())
+        # each entry reads its own (row, color) cell, so a non-zero in B that no
+        # entry reads shows as a count mismatch (located only then)
+        if np.count_nonzero(B) > np.count_nonzero(data):
+            read = np.zeros(B.size, dtype=bool)
+            read[p.flat_cells()] = True
+            i, c = divmod(int(np.flatnonzero((B.ravel() != 0) & ~read)[0]), p.ncolors)
             cols = np.flatnonzero(p.colors == c)
             raise ValueError(
                 f"the sparsity pattern misses a non-zero: f{index_str(i, fshape)} "
@@ -194,9 +201,8 @@ class SparseJacobian(_Sparse):
                 "sparsity='auto'")
         if opts.check_finite:
             _api._check_dual_output(value, data[:0], fshape, None)   # f's values
-            bad = np.flatnonzero(~np.isfinite(data))
-            if bad.size:
-                e = int(bad[0])
+            e = first_nonfinite(data)
+            if e >= 0:
                 i, j = int(p.rows[e]), int(p.indices[e])
                 raise ValueError(
                     f"d f{index_str(i, fshape)} / d x{index_str(j, x0.shape)} is "
