@@ -415,27 +415,6 @@ class Tracer:
     def copy(self, order="C"):
         return self._derive(self._pos.copy(order))
 
-    def sum(self, *a, **k):
-        return np.sum(self, *a, **k)
-
-    def mean(self, *a, **k):
-        return np.mean(self, *a, **k)
-
-    def prod(self, *a, **k):
-        return np.prod(self, *a, **k)
-
-    def max(self, *a, **k):
-        return np.max(self, *a, **k)
-
-    def min(self, *a, **k):
-        return np.min(self, *a, **k)
-
-    def cumsum(self, *a, **k):
-        return np.cumsum(self, *a, **k)
-
-    def dot(self, other):
-        return np.dot(self, other)
-
     def fill(self, value):
         self[...] = value
 
@@ -500,6 +479,20 @@ class Tracer:
     __imod__ = lambda s, o: s._inplace(s % o)
     __ifloordiv__ = lambda s, o: s._inplace(s // o)
     __imatmul__ = lambda s, o: s._inplace(s @ o)
+
+
+def _as_method(func):
+    """t.sum(...) as np.sum(t, ...): the ndarray methods the Dual type defines itself
+    (the others reach the registry through __getattr__)."""
+    def method(self, *args, **kwargs):
+        return func(self, *args, **kwargs)
+    method.__name__ = method.__qualname__ = func.__name__
+    return method
+
+
+for _func in (np.sum, np.mean, np.prod, np.max, np.min, np.cumsum, np.dot):
+    setattr(Tracer, _func.__name__, _as_method(_func))
+del _func
 
 
 def _check_key(key):
