@@ -317,18 +317,8 @@ cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
     Returns (value, J, fshape): value is f(x) as f returned it (None unless
     want_value), J has shape fshape + x.shape.
     """
-    # C reads n doubles from each: nothing else may cross
-    if not c_ready(x, cnp.NPY_DOUBLE):
-        x = as_point(x)
-    step = _c_operand(step, x, "step")
-    lb = _c_operand(lb, x, "lb")
-    ub = _c_operand(ub, x, "ub")
-    cdef Py_ssize_t n = x.size, j, m
-    cdef size_t bad = 0
-    cdef int rc
-    cdef const double *xp = <double*>cnp.PyArray_DATA(x)
-    if check_finite:
-        check_finite_x(x)
+    x, step, lb, ub = _c_inputs(x, step, lb, ub, check_finite)
+    cdef Py_ssize_t n = x.size
     # Steps and stencils: on the stack for small n, where three array
     # allocations would be a fifth of the cost of a gradient.
     cdef double hbuf[SMALL]
@@ -342,17 +332,8 @@ cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
         st = cnp.PyArray_EMPTY(1, &nn, cnp.NPY_UINT8, 0)
         hp = <double*>cnp.PyArray_DATA(h)
         stp = <unsigned char*>cnp.PyArray_DATA(st)
-    rc = dfd_fd_steps(n, xp, method,
-                      <double*>cnp.PyArray_DATA(step) if step is not None else NULL,
-                      <double*>cnp.PyArray_DATA(lb) if lb is not None else NULL,
-                      <double*>cnp.PyArray_DATA(ub) if ub is not None else NULL,
-                      hp, stp, &bad)
-    if rc < 0:
-        raise step_error(rc, bad, x, mname, step, lb, ub)
-    cdef tuple xshape = (<object>x).shape
-    cdef _Outputs out = _Outputs.__new__(_Outputs)
-    out.f, out.args, out.kwargs, out.check_finite = f, args, kwargs, check_finite
-    out.xshape, out.h, out.st, out.fshape, out.m = xshape, hp, stp, None, -1
+    _choose_steps(x, method, step, lb, ub, mname, hp, stp)
+    cdef _Outputs out = _outputs(f, args, kwargs, check_finite, x, hp, stp)
     out.dest = dest
     if method == DFD_COMPLEX:
         # non-analytic f (abs, .real, ...) gives a wrong complex step silently
@@ -379,6 +360,61 @@ cpdef Py_ssize_t vector_points(Py_ssize_t n):
     32 MB (k >= 1), so n = 10^4 central differences take 48 calls of 419 points
     instead of one 1.6 GB array."""
     return max(1, VECTOR_DOUBLES // max(n, 1))
+
+
+cdef tuple _c_inputs(cnp.ndarray x, cnp.ndarray step, cnp.ndarray lb, cnp.ndarray ub,
+                     bint check_finite):
+    """x, step, lb, ub as arrays C reads x.size doubles from (nothing else may
+    cross), x checked for finiteness if asked."""
+    if not c_ready(x, cnp.NPY_DOUBLE):
+        x = as_point(x)
+    if check_finite:
+        check_finite_x(x)
+    return (x, _c_operand(step, x, "step"), _c_operand(lb, x, "lb"),
+            _c_operand(ub, x, "ub"))
+
+
+cdef int _choose_steps(cnp.ndarray x, int method, cnp.ndarray step, cnp.ndarray lb,
+                       cnp.ndarray ub, str mname, double *hp,
+                       unsigned char *stp) except -1:
+    """Steps h and stencils st of every coordinate (csrc/fd.c), or the ValueError
+    naming the coordinate that has none."""
+    cdef size_t bad = 0
+    cdef int rc = dfd_fd_steps(
+        x.size, <const double*>cnp.PyArray_DATA(x), method,
+        <double*>cnp.PyArray_DATA(step) if step is not None else NULL,
+        <double*>cnp.PyArray_DATA(lb) if lb is not None else NULL,
+        <double*>cnp.PyArray_DATA(ub) if ub is not None else NULL, hp, stp, &bad)
+    if rc < 0:
+        raise step_error(rc, bad, x, mname, step, lb, ub)
+    return 0
+
+
+cdef _Outputs _outputs(f, tuple args, dict kwargs, bint check_finite, cnp.ndarray x,
+                       double *hp, unsigned char *stp):
+    """The caller of f for one Jacobian at x (hp, stp name its points in errors)."""
+    cdef _Outputs out = _Outputs.__new__(_Outputs)
+    out.f, out.args, out.kwargs, out.check_finite = f, args, kwargs, check_finite
+    out.xshape, out.h, out.st, out.fshape, out.m = (<object>x).shape, hp, stp, None, -1
+    return out
+
+
+cdef bint _needs_f0(Py_ssize_t n, const unsigned char *stp, bint want_value):
+    """Whether f(x) is evaluated: asked for, or used by a stencil."""
+    cdef Py_ssize_t j
+    if want_value:
+        return True
+    for j in range(n):
+        if dfd_stencil_needs_f0[stp[j]]:
+            return True
+    return False
+
+
+cdef cnp.ndarray _center(cnp.ndarray F, Py_ssize_t m, Py_ssize_t K, bint cplx):
+    """f(x), column 0 of a first block of vectorized values (m, K), as a
+    C-contiguous copy (real parts for the complex step)."""
+    column = F.reshape(m, K)[:, 0]
+    return np.ascontiguousarray(column.real if cplx else column)
 
 
 # The guard's constants (dualfd._complex_guard), read once.
@@ -499,11 +535,7 @@ cdef tuple _loop(_Outputs out, cnp.ndarray x, double *hp, unsigned char *stp,
     cdef int p, s
     cdef const double *xp = <double*>cnp.PyArray_DATA(x)
     cdef bint cplx = method == DFD_COMPLEX
-    cdef bint need_f0 = want_value
-    for j in range(n):
-        if dfd_stencil_needs_f0[stp[j]]:
-            need_f0 = True
-            break
+    cdef bint need_f0 = _needs_f0(n, stp, want_value)
     # w holds the rows f0, f1, f2 of the current column (on the stack for a
     # small f); it and J are allocated once the first output tells m.
     cdef double wbuf[3 * SMALL]
@@ -664,12 +696,7 @@ cdef tuple _vectorized(_Outputs out, cnp.ndarray x, double *hp, unsigned char *s
     cdef size_t wrote
     cdef const double *xp = <double*>cnp.PyArray_DATA(x)
     cdef bint cplx = method == DFD_COMPLEX
-    cdef int center = want_value, c
-    cdef Py_ssize_t j
-    for j in range(n):
-        if dfd_stencil_needs_f0[stp[j]]:
-            center = 1
-            break
+    cdef int center = _needs_f0(n, stp, want_value), c
     total = dfd_fd_count_points(n, stp) + center
     if chunk <= 0 or chunk > total:
         chunk = total
@@ -711,8 +738,7 @@ cdef tuple _vectorized(_Outputs out, cnp.ndarray x, double *hp, unsigned char *s
                 _check_dest(out.dest, out.fshape + xshape)
         if c:
             # f(x) is column 0 of the first block: later blocks difference against it
-            F0 = np.ascontiguousarray(F.reshape(m, K)[:, 0].real if cplx
-                                      else F.reshape(m, K)[:, 0])
+            F0 = _center(F, m, K, cplx)
             f0p = <const double*>cnp.PyArray_DATA(F0)
             f0s = 1
             if want_value:

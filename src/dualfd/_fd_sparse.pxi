@@ -8,7 +8,7 @@
 
 cdef class Compression:
     """What a coloring gives the FD engine, as C-ready int64 arrays (built once per
-    pattern by dualfd._pattern): colors per column, the members of each color
+    pattern by dualfd._sparse): colors per column, the members of each color
     (cptr/members), and the pattern's entries (rows, cols; CSR order) also sorted by
     the color of their column (erows/ecols/epos, with eptr per color)."""
     cdef readonly Py_ssize_t m, n, ncolors, nnz
@@ -66,35 +66,20 @@ cpdef tuple fd_compressed(f, cnp.ndarray x, tuple args, dict kwargs, int method,
     """The entries of a sparse finite-difference Jacobian (CSR order of cz's pattern).
 
     As fd_jacobian, with f evaluated per color.  Returns (value, data, fshape)."""
-    if not c_ready(x, cnp.NPY_DOUBLE):
-        x = as_point(x)
-    step = _c_operand(step, x, "step")
-    lb = _c_operand(lb, x, "lb")
-    ub = _c_operand(ub, x, "ub")
+    x, step, lb, ub = _c_inputs(x, step, lb, ub, check_finite)
     cdef Py_ssize_t n = x.size
     if n != cz.n:
         raise ValueError(f"the sparsity pattern has {cz.n} columns; x has {n} entries")
-    if check_finite:
-        check_finite_x(x)
-    cdef size_t bad = 0
     cdef cnp.npy_intp nn = n
     cdef cnp.ndarray h = cnp.PyArray_EMPTY(1, &nn, cnp.NPY_DOUBLE, 0)
     cdef cnp.ndarray st = cnp.PyArray_EMPTY(1, &nn, cnp.NPY_UINT8, 0)
     cdef double *hp = <double*>cnp.PyArray_DATA(h)
     cdef unsigned char *stp = <unsigned char*>cnp.PyArray_DATA(st)
-    cdef int rc = dfd_fd_steps(
-        n, <const double*>cnp.PyArray_DATA(x), method,
-        <double*>cnp.PyArray_DATA(step) if step is not None else NULL,
-        <double*>cnp.PyArray_DATA(lb) if lb is not None else NULL,
-        <double*>cnp.PyArray_DATA(ub) if ub is not None else NULL, hp, stp, &bad)
-    if rc < 0:
-        raise step_error(rc, bad, x, mname, step, lb, ub)
+    _choose_steps(x, method, step, lb, ub, mname, hp, stp)
     # per-coordinate factors 1/h (0.5/h), so entries multiply instead of dividing
     cdef cnp.ndarray rf = cnp.PyArray_EMPTY(1, &nn, cnp.NPY_DOUBLE, 0)
     dfd_fd_factors(n, hp, stp, <double*>cnp.PyArray_DATA(rf))
-    cdef _Outputs out = _Outputs.__new__(_Outputs)
-    out.f, out.args, out.kwargs, out.check_finite = f, args, kwargs, check_finite
-    out.xshape, out.h, out.st, out.fshape, out.m = (<object>x).shape, hp, stp, None, -1
+    cdef _Outputs out = _outputs(f, args, kwargs, check_finite, x, hp, stp)
     if vectorized:
         res = _compressed_vectorized(out, x, hp, stp, method, want_value,
                                      chunk or vector_points(n), cz,
@@ -109,16 +94,6 @@ cpdef tuple fd_compressed(f, cnp.ndarray x, tuple args, dict kwargs, int method,
         _complex_guard.check_sparse(f, x, args, kwargs, cz.rows, cz.cols, res[1],
                                     res[2], lb, ub, vectorized)
     return res
-
-
-cdef bint _needs_f0(Py_ssize_t n, const unsigned char *stp, bint want_value):
-    cdef Py_ssize_t j
-    if want_value:
-        return True
-    for j in range(n):
-        if dfd_stencil_needs_f0[stp[j]]:
-            return True
-    return False
 
 
 cdef tuple _compressed_loop(_Outputs out, cnp.ndarray x, double *hp, unsigned char *stp,
@@ -136,7 +111,6 @@ cdef tuple _compressed_loop(_Outputs out, cnp.ndarray x, double *hp, unsigned ch
     cdef double *dp = <double*>cnp.PyArray_DATA(data)
     cdef const double *f0p = NULL
     cdef bint check = out.check_finite
-    cdef size_t i
     value = None
     # f's values are checked here, naming the color's point, not by out.store
     out.check_finite = False
@@ -233,8 +207,7 @@ cdef tuple _compressed_vectorized(_Outputs out, cnp.ndarray x, double *hp,
                                _namer(hp, stp, xshape, col[:c1 - c0], c, c0, cz))
         m = out.m
         if c:
-            F0 = np.ascontiguousarray(F.reshape(m, K)[:, 0].real if cplx
-                                      else F.reshape(m, K)[:, 0])
+            F0 = _center(F, m, K, cplx)
             f0p = <const double*>cnp.PyArray_DATA(F0)
             if want_value:
                 value = float(F0[0]) if out.fshape == () else F0.reshape(out.fshape)
