@@ -357,17 +357,23 @@ def check_jacobian(f, x, args, kwargs, J, fshape, lb, ub, vectorized, seed=None)
     if n == 0 or J.size == 0:
         return
     Jm = J.reshape(J.size // n, n)
+    if not _disagrees(f, x, args, kwargs, Jm, fshape, lb, ub, vectorized, seed):
+        return
+    _locate_and_raise(f, x, args, kwargs, Jm, fshape, lb, ub, vectorized)
+
+
+def _disagrees(f, x, args, kwargs, J, fshape, lb, ub, vectorized, seed=None):
+    """Whether J (an (m, n) array, or anything with J @ v and abs(J)) disagrees
+    with the real differences of f along the guard's direction w."""
     xf = x.reshape(-1)
-    w = _direction(n) * np.maximum(1.0, np.abs(xf))
+    w = _direction(x.size) * np.maximum(1.0, np.abs(xf))
     calls = _RealCalls(f, x, args, kwargs, fshape, vectorized, lb, ub)
     calls.along(w)
     if seed is not None:
         calls.cache = seed
     lbf = None if lb is None else lb.reshape(-1)
     ubf = None if ub is None else ub.reshape(-1)
-    if _verify(calls, Jm, xf, w, RSTEP, lbf, ubf, True) is not False:
-        return
-    _locate_and_raise(f, x, args, kwargs, Jm, fshape, lb, ub, vectorized)
+    return _verify(calls, J, xf, w, RSTEP, lbf, ubf, True) is False
 
 
 class _SparseRows:
@@ -395,14 +401,8 @@ def check_sparse(f, x, args, kwargs, rows, cols, data, fshape, lb, ub, vectorize
     n, m = x.size, math.prod(fshape)
     if n == 0 or m == 0:
         return
-    xf = x.reshape(-1)
-    w = _direction(n) * np.maximum(1.0, np.abs(xf))
-    calls = _RealCalls(f, x, args, kwargs, fshape, vectorized, lb, ub)
-    calls.along(w)
-    lbf = None if lb is None else lb.reshape(-1)
-    ubf = None if ub is None else ub.reshape(-1)
     J = _SparseRows(rows, cols, data, m)
-    if _verify(calls, J, xf, w, RSTEP, lbf, ubf, True) is not False:
+    if not _disagrees(f, x, args, kwargs, J, fshape, lb, ub, vectorized):
         return
     if m * n <= _LOCATE_MAX:
         Jm = np.zeros((m, n))
