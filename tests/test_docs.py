@@ -15,7 +15,8 @@ README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 @pytest.mark.parametrize("obj", [_api.jacobian, _api.grad, _api.value_and_grad, _api.jvp,
                                  *(getattr(dualfd, name) for name in ("check_grad", "hessian",
-                                                                    "jacobian_sparsity")
+                                                                    "jacobian_sparsity",
+                                                                    "hessian_sparsity")
                                    if hasattr(dualfd, name))],
                          ids=lambda o: o.__name__)
 def test_docstring_examples(obj):

@@ -12,8 +12,7 @@ from ._dual import Dual
 from ._check import check_grad, GradCheck
 from ._hessian import hessian
 from ._complex_guard import NonAnalyticError
-from ._sparse import jacobian_sparsity, hessian_sparsity
-from ._tracer import TracingError
+from ._tracer import TracingError, jacobian_sparsity, hessian_sparsity
 
 __all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "Dual",
            "check_grad", "GradCheck", "hessian", "AutoWarning",

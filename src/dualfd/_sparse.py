@@ -20,14 +20,10 @@ import numpy as np
 from . import _api, _dual
 from ._coloring import color_columns, star_coloring, star_recover
 from ._fd import (METHODS as _FD_METHODS, Compression, as_point, check_finite_x,
-                  fd_compressed, fd_jacobian, first_nonfinite, index_str)
+                  default_rstep, fd_compressed, fd_jacobian, first_nonfinite, index_str)
 from ._options import Pattern
 
-__all__ = ["SparseJacobian", "SparseHessian", "jacobian_sparsity",
-           "hessian_sparsity", "scipy_sparse"]
-
-_EPS = np.finfo(np.float64).eps
-
+__all__ = ["SparseJacobian", "SparseHessian", "scipy_sparse"]
 
 def scipy_sparse():
     """scipy.sparse, or ImportError saying why it is needed."""
@@ -121,7 +117,7 @@ class _Sparse(_api._Transformed):
         """The plan for x0's shape (the last one is kept: optimizers call with one);
         an "auto" pattern is traced again when f's extra arguments change."""
         p = self._plan
-        if p is not None and p.n == x0.size and p.key[0] == x0.shape and (
+        if p is not None and p.key[0] == x0.shape and (
                 self.sparsity != "auto" or _same_args(p.key[1], args, kwargs)):
             return p
         p = self._plan = self.make_plan(x0, args, kwargs)
@@ -287,8 +283,8 @@ class SparseHessian(_Sparse):
             data = self._second_differences(x0, p, args, kwargs)
             return p.result(data, (p.n, p.n))
         n, xf = x0.size, x0.reshape(-1)
-        if self.step is None:
-            h = _EPS ** (1 / 3) * np.maximum(1.0, np.abs(xf))
+        if self.step is None:     # the central rule, as the dense Hessian's outer J
+            h = default_rstep("central") * np.maximum(1.0, np.abs(xf))
         else:
             h = _api._broadcast(self.step, x0.shape, "step").reshape(-1)
         lo = hi = None
@@ -369,44 +365,3 @@ def _transposed(p):
         keys = p.rows * p.n + p.indices               # ascending in CSR order
         p.tmap = np.searchsorted(keys, p.indices * p.n + p.rows)
     return p.tmap
-
-
-def jacobian_sparsity(f, x, *args, **kwargs):
-    """The sparsity pattern of the Jacobian of `f`, detected by tracing.
-
-    f runs once on a tracer array whose elements carry the sets of entries of x
-    they depend on; only x's shape is used, so the pattern holds at every x.  It
-    never misses a non-zero; it is a superset where a branch on values hides
-    structure (``np.where``, ``maximum``, ``sort`` count every branch).
-
-    Parameters
-    ----------
-    f : callable
-        ``f(x, *args, **kwargs)``, as for `dualfd.jacobian`.
-    x : array_like
-        A point (its shape is what matters).
-
-    Returns
-    -------
-    S : scipy.sparse.csr_array of bool, shape (m, n)
-        m = f(x).size, n = x.size; True where J may be non-zero.
-
-    Examples
-    --------
-    >>> import numpy as np, dualfd as dfd
-    >>> S = dfd.jacobian_sparsity(lambda x: x[1:] * x[:-1], np.ones(4))
-    >>> S.toarray().astype(int)
-    array([[1, 1, 0, 0],
-           [0, 1, 1, 0],
-           [0, 0, 1, 1]])
-    """
-    from ._tracer import jacobian_sparsity as traced
-    return traced(f, x, *args, **kwargs)
-
-
-def hessian_sparsity(f, x, *args, **kwargs):
-    """The sparsity pattern of the Hessian of scalar `f`, detected by tracing:
-    symmetric, (n, n), a superset of the non-zeros of H at every x (see
-    `jacobian_sparsity`)."""
-    from ._tracer import hessian_sparsity as traced
-    return traced(f, x, *args, **kwargs)

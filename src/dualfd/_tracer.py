@@ -1696,14 +1696,14 @@ def jacobian_sparsity(f, x, *args, **kwargs):
     Examples
     --------
     >>> import numpy as np, dualfd as dfd
-    >>> from dualfd._tracer import jacobian_sparsity
-    >>> P = jacobian_sparsity(lambda x: x[1:] - x[:-1] ** 2, np.zeros(4))
+    >>> P = dfd.jacobian_sparsity(lambda x: x[1:] - x[:-1] ** 2, np.zeros(4))
     >>> P.toarray().astype(int)
     array([[1, 1, 0, 0],
            [0, 1, 1, 0],
            [0, 0, 1, 1]])
     """
-    from scipy.sparse import csr_array
+    from ._sparse import scipy_sparse   # ImportError saying why SciPy is needed
+    csr_array = scipy_sparse().csr_array
     xshape = _shape(x)
     fshape, indptr, indices = trace_jacobian(f, xshape, args, kwargs)
     m = int(np.prod(fshape, dtype=_I8))
@@ -1739,16 +1739,16 @@ def hessian_sparsity(f, x, *args, **kwargs):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from dualfd._tracer import hessian_sparsity
+    >>> import numpy as np, dualfd as dfd
     >>> f = lambda x: np.sum((x[1:] - x[:-1] ** 2) ** 2)
-    >>> hessian_sparsity(f, np.zeros(4)).toarray().astype(int)
+    >>> dfd.hessian_sparsity(f, np.zeros(4)).toarray().astype(int)
     array([[1, 1, 0, 0],
            [1, 1, 1, 0],
            [0, 1, 1, 1],
            [0, 0, 1, 1]])
     """
-    from scipy.sparse import csr_array
+    from ._sparse import scipy_sparse   # ImportError saying why SciPy is needed
+    csr_array = scipy_sparse().csr_array
     xshape = _shape(x)
     indptr, indices = trace_hessian(f, xshape, args, kwargs)
     n = int(np.prod(xshape, dtype=_I8))
