@@ -174,9 +174,15 @@ class _Hessian(_api._Transformed):
         if self.bounds is not None:
             lo, hi = self.bounds.resolve(x0.shape)
             _api._require_inside(x0, lo, hi)
-        H = _second_differences(self.f, x0, h, lo, hi, args, kwargs, self.vectorized,
-                                self.check_finite)
-        return _api._shaped(H, x)
+        n = x0.size
+        iu = np.triu_indices(n, 1)
+        upper, diag = _second_differences(self.f, x0, h, lo, hi, args, kwargs,
+                                          self.vectorized, self.check_finite,
+                                          np.stack(iu, axis=1))
+        H = np.diag(diag)
+        H[iu] = upper
+        H.T[iu] = upper
+        return _api._shaped(H.reshape(x0.shape + x0.shape), x)
 
 
 class _AutoHessian(_api._Transformed):
@@ -252,21 +258,19 @@ def _stencils(x0, h, lo, hi):
 
 
 def _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized, check_finite,
-                        pairs=None):
-    """H of x0.ravel(), (n, n): H_ii from each coordinate's second-derivative
-    stencil, H_ij from the product of the first-derivative stencils of i and j
-    (central: the 4-point formula of the docstring).  Points are shared
-    between entries, so the central case costs 1 + 2 n**2 calls.
-
-    pairs: None for every i < j, or the (i, j) pairs (i < j) of a sparsity pattern;
-    then only those off-diagonal entries are computed (1 + 2n + 4 per pair calls)
-    and the result is (data over the pairs, diagonal) instead of H."""
+                        pairs):
+    """Second differences of f at x0.ravel(): H_ii from each coordinate's
+    second-derivative stencil, and H_ij for each (i, j) (i < j) of `pairs` (an
+    (npairs, 2) array: every pair for a dense H, a pattern's for a sparse one) from
+    the product of the first-derivative stencils of i and j (central: the 4-point
+    formula of the docstring).  Points are shared between entries, so a dense
+    central H costs 1 + 2 n**2 calls and a pattern 1 + 2n + 4 per pair.
+    Returns (H_ij over the pairs, the diagonal)."""
     n = x0.size
     hf = h.ravel()
     st = _stencils(x0, h, lo, hi)
     index = {(): 0}           # point (as ((coord, offset), ...)) -> its number
-    terms = []                # (point number, cell, weight)
-    npairs = 0
+    terms = []                # (point number, cell: i for H_ii, n + e for pair e, weight)
 
     def point(*moves):
         key = tuple((i, o) for i, o in moves if o)
@@ -275,24 +279,16 @@ def _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized, check_finite
             k = index[key] = len(index)
         return k
 
-    def pair(i, j, cell):
+    for i in range(n):
+        offs, ws = st[i][1]
+        for o, w in zip(offs, ws):
+            terms.append((point((i, o)), i, w / hf[i] ** 2))
+    for e, (i, j) in enumerate(pairs):
         (oi, wi), (oj, wj) = st[i][0], st[j][0]
         scale = 1.0 / (hf[i] * hf[j])
         for p, a in zip(oi, wi):
             for q, b in zip(oj, wj):
-                terms.append((point((i, p), (j, q)), cell, a * b * scale))
-
-    for i in range(n):
-        offs, ws = st[i][1]
-        for o, w in zip(offs, ws):
-            terms.append((point((i, o)), i * n + i if pairs is None else i, w / hf[i] ** 2))
-        if pairs is None:
-            for j in range(i + 1, n):
-                pair(i, j, i * n + j)
-    if pairs is not None:
-        for e, (i, j) in enumerate(pairs):
-            pair(int(i), int(j), n + e)
-        npairs = len(pairs)
+                terms.append((point((int(i), p), (int(j), q)), n + e, a * b * scale))
     keys = list(index)        # in point-number order
     F = _values(f, x0, hf, keys, args, kwargs, vectorized)
     if check_finite and not np.all(finite := np.isfinite(F)):
@@ -302,15 +298,10 @@ def _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized, check_finite
                          "check_finite=False to allow it")
     rows, cells, weights = (np.array(t) for t in zip(*terms)) if terms else \
         (np.zeros(0, int), np.zeros(0, int), np.zeros(0))
-    H = np.zeros(n * n if pairs is None else n + npairs)
+    H = np.zeros(n + len(pairs))
     # summed per cell in the stencil's order: pairs like (f1 - f2) stay close
     np.add.at(H, cells.astype(np.intp), weights * F[rows.astype(np.intp)])
-    if pairs is not None:
-        return H[n:], H[:n]
-    H = H.reshape(n, n)
-    iu = np.triu_indices(n, 1)
-    H.T[iu] = H[iu]
-    return H.reshape(x0.shape + x0.shape)
+    return H[n:], H[:n]
 
 
 def _point_str(key, h, shape):

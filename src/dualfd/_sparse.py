@@ -341,21 +341,16 @@ class SparseHessian(_Sparse):
         if self.bounds is not None:
             lo, hi = self.bounds.resolve(x0.shape)
             _api._require_inside(x0, lo, hi)
-        n = p.n
         upper = p.rows < p.indices
         pairs = np.stack([p.rows[upper], p.indices[upper]], axis=1)
         pdata, diag = _second_differences(self.f, x0, h, lo, hi, args, kwargs,
                                           self.vectorized, self.check_finite, pairs)
-        # entry (i, j) of the CSR order: the diagonal, or its pair (min, max)
-        keys = pairs[:, 0] * n + pairs[:, 1]
-        lo_ij = np.minimum(p.rows, p.indices)
-        hi_ij = np.maximum(p.rows, p.indices)
-        at = np.searchsorted(keys, lo_ij * n + hi_ij)
-        at = np.minimum(at, max(len(keys) - 1, 0))
-        on_diag = p.rows == p.indices
         data = np.empty(p.indices.size)
+        data[upper] = pdata
+        on_diag = p.rows == p.indices
         data[on_diag] = diag[p.rows[on_diag]]
-        data[~on_diag] = pdata[at[~on_diag]] if len(keys) else 0.0
+        lower = p.rows > p.indices          # H_ji = H_ij, from the upper entry
+        data[lower] = data[_transposed(p)[lower]]
         return data
 
 
