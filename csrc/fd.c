@@ -159,8 +159,8 @@ size_t dfd_fd_points_complex(size_t n, const double *x, const double *h, size_t 
 
 /* Points of a color: as many as its members' stencils need at most.  A member
  * with fewer points (forward beside central, near a bound) stays at x beyond them. */
-static size_t color_npoints(const unsigned char *st, const int64_t *cptr,
-                            const int64_t *members, size_t c)
+size_t dfd_fd_color_count_points(const unsigned char *st, const int64_t *cptr,
+                                 const int64_t *members, size_t c)
 {
     int np = 0;
     for (int64_t a = cptr[c]; a < cptr[c + 1]; a++)
@@ -177,7 +177,7 @@ size_t dfd_fd_color_points(size_t n, const double *x, const double *h,
     size_t c = center ? 1 : 0, es = cplx ? 2 : 1;
     for (size_t g = c0; g < c1; g++) {
         col[g - c0] = c;
-        c += cplx ? 1 : color_npoints(st, cptr, members, g);
+        c += cplx ? 1 : dfd_fd_color_count_points(st, cptr, members, g);
     }
     if (c != K) return c;
     for (size_t i = 0; i < n; i++) {
@@ -221,12 +221,6 @@ void dfd_fd_color_point(size_t n, const double *x, const double *h,
         else if (p < dfd_stencil_npoints[st[j]])
             P[j] = x[j] + dfd_stencil_offset[st[j]][p] * h[j];
     }
-}
-
-size_t dfd_fd_color_count_points(const unsigned char *st, const int64_t *cptr,
-                                 const int64_t *members, size_t c)
-{
-    return color_npoints(st, cptr, members, c);
 }
 
 /* The weights below are the Taylor-series stencils of Fornberg,
