@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from . import _dual
+from . import _dual, _workers
 from ._complex_guard import check_jvp
 from ._fd import METHODS as _FD_METHODS
 from ._fd import (COMPLEX_OUTPUT, Transform, as_point, check_finite_x, default_rstep,
@@ -26,17 +26,18 @@ __all__ = ["grad", "jacobian", "value_and_grad", "jvp"]
 
 METHODS = ("central", "forward", "backward", "complex", "dual", "auto")
 _DUAL_METHODS = ("dual", "auto")
-OPTIONS = ("method", "step", "bounds", "vectorized", "check_finite", "chunk")
+OPTIONS = ("method", "step", "bounds", "vectorized", "check_finite", "chunk",
+           "workers")
 
 
 class _Options:
     """Validated options of one transformation."""
 
     __slots__ = ("method", "code", "step", "bounds", "vectorized", "check_finite",
-                 "chunk", "needs_prepare", "_args", "_cache", "_auto")
+                 "chunk", "workers", "needs_prepare", "_args", "_cache", "_auto")
 
     def __init__(self, fname, f, method, step, bounds, vectorized, check_finite,
-                 chunk):
+                 chunk, workers=None):
         self._cache = None
         self._auto = None        # method='auto': "dual" or "central" after a first call
         if not callable(f):
@@ -67,8 +68,15 @@ class _Options:
                                  "vectorized=True")
             chunk = chunk_size(chunk)
         self.chunk = chunk
+        if workers is not None and method == "dual":
+            raise ValueError("workers applies to finite-difference methods (and to "
+                             "'auto''s fallback); method='dual' evaluates f once per "
+                             "chunk of directions, here: remove workers")
+        self.workers = _workers.parse(workers)
         self.needs_prepare = self.step is not None or self.bounds is not None
-        # what pickling rebuilds these options from: the validated private copies
+        # what pickling rebuilds these options from: the validated private copies.
+        # workers is left out: a transform sent to a worker process evaluates f
+        # there, serially (pool processes cannot start processes of their own)
         self._args = (fname, f, method, self.step, self.bounds, self.vectorized,
                       self.check_finite, chunk)
 
@@ -124,7 +132,7 @@ class _Options:
         step, _, _ = self.prepare(x0) if self.needs_prepare else (None, None, None)
         return fd_jacobian(f, x0, args, kwargs, _FD_METHODS["central"], step, lb, ub,
                            self.vectorized, self.check_finite, want_value, "central",
-                           self.chunk or 0)
+                           self.chunk or 0, None, self.workers)
 
     def exact(self, f, x0, lb, ub, args, kwargs, want_value):
         """method='dual': f is evaluated at x only, so bounds need only hold there.
@@ -220,6 +228,7 @@ class _Transformed:
     and reach process pools whenever f does (as Transform does)."""
 
     kind = ""
+    workers = None    # the dualfd._workers.Workers that evaluates f, if any
 
     def __init__(self, f, method):
         self.f = f
@@ -232,6 +241,24 @@ class _Transformed:
 
     def __repr__(self):
         return f"<dualfd.{self.kind} of {self.f!r}, method={self.method!r}>"
+
+    def __getstate__(self):
+        # as Transform: a copy in another process evaluates f there, serially
+        state = dict(self.__dict__)
+        state.pop("workers", None)
+        return state
+
+    def close(self):
+        """Shut down the worker processes this transform started (workers=int);
+        a later call starts new ones."""
+        if self.workers is not None:
+            self.workers.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 _OPTIONS_DOC = """\
@@ -259,11 +286,22 @@ _OPTIONS_DOC = """\
         Bounds memory to ~ chunk x size(x).  method='dual' or 'auto': tangent
         directions per pass (default 128); vectorized=True: points per call of f
         (default: as many as fit in 32 MB, ``2**22 // x.size``).  Any positive
-        int; more than needed means one pass."""
+        int; more than needed means one pass.
+    workers : int, map-like callable, Executor or dask Client, optional
+        Where finite differences evaluate f (default None: here, one point after
+        another).  An int: that many local processes (-1: all cores), started on
+        the first call and reused until ``close()``; a map-like
+        ``workers(func, iterable)`` such as ``multiprocessing.Pool.map`` (SciPy's
+        convention); a ``concurrent.futures.Executor`` (process or thread pool,
+        ``MPIPoolExecutor``, ``Client.get_executor()``); a
+        ``dask.distributed.Client``.  The points go in one task per worker; the
+        result is bitwise the serial one.  f and its arguments must pickle for
+        processes (a dask Client also takes lambdas and closures)."""
 
 
 def jacobian(f, *, method="central", step=None, bounds=None, vectorized=False,
-             check_finite=True, chunk=None, sparsity=None, check_sparsity=False):
+             check_finite=True, chunk=None, workers=None, sparsity=None,
+             check_sparsity=False):
     """Return a function computing the Jacobian of `f`.
 
     Parameters
@@ -304,7 +342,7 @@ def jacobian(f, *, method="central", step=None, bounds=None, vectorized=False,
            [0.540302, 0.      ]])
     """
     opts = _Options("jacobian", f, method, step, bounds, vectorized, check_finite,
-                    chunk)
+                    chunk, workers)
     sparsity = _sparsity(sparsity)
     check_sparsity = _flag(check_sparsity, "check_sparsity")
     if sparsity is not None:
@@ -317,7 +355,7 @@ def jacobian(f, *, method="central", step=None, bounds=None, vectorized=False,
 
 
 def grad(f, *, method="central", step=None, bounds=None, vectorized=False,
-         check_finite=True, chunk=None):
+         check_finite=True, chunk=None, workers=None):
     """Return a function computing the gradient of scalar-valued `f`.
 
     Parameters
@@ -339,12 +377,13 @@ def grad(f, *, method="central", step=None, bounds=None, vectorized=False,
     >>> g(np.array([1.0, 2.0]))
     array([ 3., 12.])
     """
-    opts = _Options("grad", f, method, step, bounds, vectorized, check_finite, chunk)
+    opts = _Options("grad", f, method, step, bounds, vectorized, check_finite, chunk,
+                    workers)
     return Transform(f, 1, opts, opts.prepare, opts.dual)
 
 
 def value_and_grad(f, *, method="central", step=None, bounds=None, vectorized=False,
-                   check_finite=True, chunk=None):
+                   check_finite=True, chunk=None, workers=None):
     """Return a function computing ``(f(x), grad f(x))`` together.
 
     f(x) comes from the stencil when it needs it (forward, backward, dual), so
@@ -370,11 +409,12 @@ def value_and_grad(f, *, method="central", step=None, bounds=None, vectorized=Fa
     (25.0, array([6., 8.]))
     """
     opts = _Options("value_and_grad", f, method, step, bounds, vectorized,
-                    check_finite, chunk)
+                    check_finite, chunk, workers)
     return Transform(f, 2, opts, opts.prepare, opts.dual)
 
 
-def jvp(f, *, method="central", step=None, bounds=None, check_finite=True):
+def jvp(f, *, method="central", step=None, bounds=None, check_finite=True,
+        workers=None):
     """Return a function computing ``(f(x), J(x) @ v)`` without forming J.
 
     With method='dual' this is one pass with a single tangent; with a finite
@@ -384,8 +424,9 @@ def jvp(f, *, method="central", step=None, bounds=None, check_finite=True):
     ----------
     f : callable
         ``f(x, *args, **kwargs)`` returning a scalar or an array.
-    method, bounds, check_finite
-        As for `jacobian`.
+    method, bounds, check_finite, workers
+        As for `jacobian`; with workers, the stencil's points (f(x) and one or two
+        points along v) are evaluated in parallel.
     step : float or array_like, optional
         A float: the length of the step along v in the max-norm.  An array of
         per-coordinate steps h, broadcastable to x: the step along v is a
@@ -405,7 +446,7 @@ def jvp(f, *, method="central", step=None, bounds=None, check_finite=True):
     >>> jv(np.array([1.0, 2.0]), np.array([1.0, 1.0]))[1]
     array([2., 4.])
     """
-    opts = _Options("jvp", f, method, step, bounds, False, check_finite, None)
+    opts = _Options("jvp", f, method, step, bounds, False, check_finite, None, workers)
     return _Jvp(f, opts)
 
 
@@ -417,6 +458,7 @@ class _Jvp(_Transformed):
     def __init__(self, f, opts):
         super().__init__(f, opts.method)
         self.opts = opts
+        self.workers = opts.workers
 
     def __call__(self, x, v, *args, **kwargs):
         opts, f = self.opts, self.f
@@ -462,8 +504,9 @@ def _step_along(h, v):
 
 def _fd_jvp(opts, f, x0, v, lb, ub, args, kwargs):
     """One finite-difference stencil along v."""
-    def call(point, where=None):
-        r = f(point, *args, **kwargs)
+    def call(point, where=None, r=None):
+        if r is None:
+            r = f(point, *args, **kwargs)
         a = output_array(r, "fiubc")
         if a.dtype.kind == "c" and opts.method != "complex":
             raise TypeError(COMPLEX_OUTPUT)   # as jacobian does
@@ -501,8 +544,8 @@ def _fd_jvp(opts, f, x0, v, lb, ub, args, kwargs):
         check_jvp(f, x0, v, args, kwargs, d, t * v, lb, ub)
         return value, d
 
-    r0, a0 = call(x0.copy(), "x")
     if vmax == 0.0:
+        r0, a0 = call(x0.copy(), "x")
         return r0, np.zeros(a0.shape)
     scale = max(1.0, float(np.max(np.abs(x0)))) if x0.size else 1.0
     t = (default_rstep(opts.method) * scale if opts.step is None
@@ -522,9 +565,17 @@ def _fd_jvp(opts, f, x0, v, lb, ub, args, kwargs):
     else:
         raise ValueError("bounds leave no room for a finite-difference step along v "
                          "at x; pass a smaller step")
+    names = ["x"] + [f"x {'+' if o > 0 else '-'} {abs(o) * t:.3g}*v" for o in offsets]
+    values = [None] * len(names)
+    if opts.workers is not None:
+        # f(x) and the stencil's points at once, one per worker
+        F = opts.workers.run(f, args, kwargs, np.stack([x0] + points, axis=-1), True,
+                             names.__getitem__)
+        values = [F[..., k] for k in range(len(names))]
+    r0, a0 = call(x0.copy(), "x", values[0])
     total = w0 * a0.astype(np.float64)
-    for o, p, w in zip(offsets, points, weights):
-        _, a = call(p, f"x {'+' if o > 0 else '-'} {abs(o) * t:.3g}*v")
+    for o, p, w, where, r in zip(offsets, points, weights, names[1:], values[1:]):
+        _, a = call(p, where, r)
         if a.shape != a0.shape:
             raise ValueError(f"f returned shape {a.shape} at one point and {a0.shape} "
                              "at another; its output shape must not depend on x")

@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from . import _api
+from . import _api, _workers
 from ._fd import default_rstep, output_array
 
 __all__ = ["check_grad", "GradCheck"]
@@ -220,8 +220,9 @@ def check_grad(f, g, x, *args, method="central", rtol=None, atol=None,
     raise_on_fail : bool, optional
         Raise AssertionError carrying the report when the check fails.
     **options
-        ``step``, ``bounds``, ``vectorized``, ``check_finite``, ``chunk``, as
-        for `dualfd.jacobian`.
+        ``step``, ``bounds``, ``vectorized``, ``check_finite``, ``chunk``,
+        ``workers``, as for `dualfd.jacobian` (an int's processes serve both
+        Jacobians of the check and stop when it returns).
 
     Returns
     -------
@@ -292,6 +293,18 @@ def check_grad(f, g, x, *args, method="central", rtol=None, atol=None,
         raise TypeError(f"check_grad: g must be callable; got {type(g).__name__}")
     if not isinstance(raise_on_fail, (bool, np.bool_)):
         raise ValueError(f"raise_on_fail must be True or False; got {raise_on_fail!r}")
+    # workers=int starts processes once, for both Jacobians, and stops them after
+    spec = options.get("workers")
+    if spec is not None:
+        options["workers"] = _workers.parse(spec)
+    try:
+        return _check(f, g, x, args, method, rtol, atol, raise_on_fail, options)
+    finally:
+        if options.get("workers") is not None and options["workers"] is not spec:
+            options["workers"].close()
+
+
+def _check(f, g, x, args, method, rtol, atol, raise_on_fail, options):
     # the jacobian validator checks f, method and the options
     jac = _api.jacobian(f, method=method, **options)
     rtol = _tolerance("rtol", rtol, RTOL[method])

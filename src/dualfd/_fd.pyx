@@ -152,6 +152,8 @@ cdef class _Outputs:
     cdef double *h           # steps and stencils, for naming points in errors;
     cdef unsigned char *st   # they point into buffers that outlive the call
     cdef cnp.ndarray dest    # the caller's J (Transform.into), or None
+    cdef object pool         # a dualfd._workers.Workers, or None: f runs here
+    cdef bint pointwise      # with a pool: f takes one point per call
 
 
     cdef object call(self, point):
@@ -308,12 +310,14 @@ def step_error(int rc, Py_ssize_t bad, cnp.ndarray x, method, step, lb, ub):
 cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
                         cnp.ndarray step, cnp.ndarray lb, cnp.ndarray ub,
                         bint vectorized, bint check_finite, bint want_value, str mname,
-                        Py_ssize_t chunk=0, cnp.ndarray dest=None):
+                        Py_ssize_t chunk=0, cnp.ndarray dest=None, pool=None):
     """Finite-difference Jacobian of f at x.
 
     x is C-contiguous float64; step, lb, ub are None or C-contiguous float64
     arrays of x's size.  chunk: points per call in vectorized mode (0: the
     default, `vector_points`).  dest: an array to write J into (Transform.into).
+    pool: a dualfd._workers.Workers that evaluates f (None: here, serially); it
+    gets the points in blocks as vectorized mode builds them.
     Returns (value, J, fshape): value is f(x) as f returned it (None unless
     want_value), J has shape fshape + x.shape.
     """
@@ -335,6 +339,10 @@ cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
     _choose_steps(x, method, step, lb, ub, mname, hp, stp)
     cdef _Outputs out = _outputs(f, args, kwargs, check_finite, x, hp, stp)
     out.dest = dest
+    cdef bint fvec = vectorized     # f's own convention, for the guard's calls
+    if pool is not None:
+        chunk = _pooled(out, pool, vectorized, n, chunk)
+        vectorized = True
     if method == DFD_COMPLEX:
         # non-analytic f (abs, .real, ...) gives a wrong complex step silently
         if vectorized:
@@ -345,10 +353,10 @@ cpdef tuple fd_jacobian(f, cnp.ndarray x, tuple args, dict kwargs, int method,
         if not _complex_guard.ENABLED:     # benchmarks/complex_guard.py's baseline
             return res
         seed = None if lb is not None else _guard_central(
-            f, x, args, kwargs, res[1], res[2], vectorized)
+            f, x, args, kwargs, res[1], res[2], fvec)
         if seed is not True:
             _complex_guard.check_jacobian(f, x, args, kwargs, res[1], res[2], lb, ub,
-                                          vectorized, seed)
+                                          fvec, seed)
         return res
     if vectorized:
         return _vectorized(out, x, hp, stp, method, want_value, chunk or vector_points(n))
@@ -397,6 +405,16 @@ cdef _Outputs _outputs(f, tuple args, dict kwargs, bint check_finite, cnp.ndarra
     out.f, out.args, out.kwargs, out.check_finite = f, args, kwargs, check_finite
     out.xshape, out.h, out.st, out.fshape, out.m = (<object>x).shape, hp, stp, None, -1
     return out
+
+
+cdef Py_ssize_t _pooled(_Outputs out, pool, bint vectorized, Py_ssize_t n,
+                       Py_ssize_t chunk) except -1:
+    """Hand f's evaluations to pool: the driver runs in vectorized mode, and the
+    pool evaluates each block of points on its workers (one call per point unless
+    f is vectorized).  Returns the block size."""
+    out.pool = pool
+    out.pointwise = not vectorized
+    return pool.block_points(n, vectorized, chunk)
 
 
 cdef bint _needs_f0(Py_ssize_t n, const unsigned char *stp, bint want_value):
@@ -767,6 +785,9 @@ cdef class _Namer:
     cdef Py_ssize_t first     # the block's first coordinate (or color)
     cdef object cz
 
+    def __call__(self, Py_ssize_t k):
+        return self.name(k)
+
     cdef str name(self, Py_ssize_t k):
         if self.center and k == 0:
             return "x"
@@ -790,7 +811,8 @@ cdef cnp.ndarray _vectorized_values(_Outputs out, cnp.ndarray X, Py_ssize_t K,
                                     bint cplx, _Namer namer):
     """f at the K points of X, as a C-ready (m, K) array; checks its shape against
     the first block's and, with check_finite, its values (naming the point)."""
-    r = out.call(X)
+    r = out.call(X) if out.pool is None else out.pool.run(
+        out.f, out.args, out.kwargs, X, out.pointwise, namer)
     cdef cnp.ndarray F = out.numeric(r, cplx)
     cdef tuple rshape = (<object>F).shape
     cdef tuple xshape = out.xshape
@@ -836,6 +858,7 @@ cdef class Transform:
     cdef object opts, prepare, dual
     cdef bint vectorized, check_finite, needs_prepare
     cdef Py_ssize_t chunk      # vectorized: points per call (0: the default)
+    cdef object pool           # workers=: a dualfd._workers.Workers, or None
     cdef dict __dict__
 
     def __init__(self, f, int kind, opts, prepare, dual):
@@ -848,6 +871,7 @@ cdef class Transform:
         self.chunk = (opts.chunk or 0) if opts.vectorized else 0
         self.check_finite = opts.check_finite
         self.needs_prepare = opts.needs_prepare
+        self.pool = opts.workers
         self.prepare = prepare   # x0 -> (step, lb, ub) broadcast to x0's shape
         self.dual = dual         # (f, x0, lb, ub, args, kwargs, want_value) -> (value, J, fshape)
         name = getattr(f, "__name__", type(f).__name__)
@@ -863,6 +887,19 @@ cdef class Transform:
 
     def __call__(self, x, *args, **kwargs):
         return self._run(None, x, args, kwargs)
+
+    def close(self):
+        """Shut down the worker processes this transform started (workers=int);
+        a later call starts new ones.  Executors and clients passed as workers
+        stay open: they are the caller's."""
+        if self.pool is not None:
+            self.pool.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def into(self, out, x, *args, **kwargs):
         """Write the derivative at x into the array `out` and return it (with
@@ -891,7 +928,8 @@ cdef class Transform:
         else:
             value, J, fshape = fd_jacobian(self.f, x0, args, kwargs, self.code, step,
                                            lb, ub, self.vectorized, self.check_finite,
-                                           want_value, self.method, self.chunk, dest)
+                                           want_value, self.method, self.chunk, dest,
+                                           self.pool)
         if self.kind != KIND_JACOBIAN and fshape != ():
             raise ValueError(f"{_KIND_NAMES[self.kind]} needs f to return a scalar; it "
                              f"returned shape {fshape}. Use dfd.jacobian for array outputs")

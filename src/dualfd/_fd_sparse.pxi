@@ -62,10 +62,11 @@ cdef str _color_where(Compression cz, Py_ssize_t c, Py_ssize_t p, tuple xshape,
 cpdef tuple fd_compressed(f, cnp.ndarray x, tuple args, dict kwargs, int method,
                           cnp.ndarray step, cnp.ndarray lb, cnp.ndarray ub,
                           bint vectorized, bint check_finite, bint want_value,
-                          str mname, Py_ssize_t chunk, Compression cz):
+                          str mname, Py_ssize_t chunk, Compression cz, pool=None):
     """The entries of a sparse finite-difference Jacobian (CSR order of cz's pattern).
 
-    As fd_jacobian, with f evaluated per color.  Returns (value, data, fshape)."""
+    As fd_jacobian, with f evaluated per color (pool: on its workers, in blocks of
+    colors as vectorized mode builds them).  Returns (value, data, fshape)."""
     x, step, lb, ub = _c_inputs(x, step, lb, ub, check_finite)
     cdef Py_ssize_t n = x.size
     if n != cz.n:
@@ -80,6 +81,10 @@ cpdef tuple fd_compressed(f, cnp.ndarray x, tuple args, dict kwargs, int method,
     cdef cnp.ndarray rf = cnp.PyArray_EMPTY(1, &nn, cnp.NPY_DOUBLE, 0)
     dfd_fd_factors(n, hp, stp, <double*>cnp.PyArray_DATA(rf))
     cdef _Outputs out = _outputs(f, args, kwargs, check_finite, x, hp, stp)
+    cdef bint fvec = vectorized     # f's own convention, for the guard's calls
+    if pool is not None:
+        chunk = _pooled(out, pool, vectorized, n, chunk)
+        vectorized = True
     if vectorized:
         res = _compressed_vectorized(out, x, hp, stp, method, want_value,
                                      chunk or vector_points(n), cz,
@@ -92,7 +97,7 @@ cpdef tuple fd_compressed(f, cnp.ndarray x, tuple args, dict kwargs, int method,
                          f"{out.m} values (shape {out.fshape})")
     if method == DFD_COMPLEX and _complex_guard.ENABLED:
         _complex_guard.check_sparse(f, x, args, kwargs, cz.rows, cz.cols, res[1],
-                                    res[2], lb, ub, vectorized)
+                                    res[2], lb, ub, fvec)
     return res
 
 

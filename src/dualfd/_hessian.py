@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _api
+from . import _api, _workers
 from ._fd import as_point, check_finite_x, index_str, output_array
 from ._options import ParsedBounds
 from ._options import sparsity as _sparsity
@@ -16,7 +16,7 @@ _EPS = np.finfo(np.float64).eps
 
 
 def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
-            check_finite=True, chunk=None, sparsity=None):
+            check_finite=True, chunk=None, workers=None, sparsity=None):
     """Return a function computing the Hessian of scalar-valued `f`.
 
     Parameters
@@ -43,6 +43,11 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
         Raise ValueError on non-finite x or f values (default True).
     chunk : int, optional
         method='dual' only: tangent directions per pass.
+    workers : int, map-like callable, Executor or dask Client, optional
+        As for `dualfd.jacobian`: where f is evaluated.  'central' spreads its
+        points over the workers; 'dual' and 'complex' spread the exact gradients
+        (2 per coordinate, or per color with `sparsity`), each computed on a
+        worker.
     sparsity : 'auto', bool array_like or scipy.sparse matrix, optional
         The symmetric (n, n) pattern of H (or shape ``x.shape + x.shape``), or
         'auto' to detect it by tracing f (`hessian_sparsity`).  'dual' and
@@ -109,43 +114,47 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
                          f"got method={method!r}")
     if step is not None:
         step = _api._positive_array(step, "step")
+    workers = _workers.parse(workers)
     sparsity = _sparsity(sparsity)
     if sparsity is not None:
         return _sparse_hessian(f, method, step, bounds, vectorized, check_finite, chunk,
-                               sparsity)
+                               sparsity, workers)
     if method == "auto":
         # vectorized= and the second-difference stencil serve the fallback only
         return _AutoHessian(
             f, hessian(f, method="dual", step=step, bounds=bounds,
-                       check_finite=check_finite, chunk=chunk),
+                       check_finite=check_finite, chunk=chunk, workers=workers),
             hessian(f, method="central", step=step, bounds=bounds,
-                    vectorized=vectorized, check_finite=check_finite))
+                    vectorized=vectorized, check_finite=check_finite, workers=workers),
+            workers)
     if method != "central":
         inner = _api.grad(f, method=method, bounds=bounds, vectorized=vectorized,
                           check_finite=check_finite, chunk=chunk)
         outer = _api.jacobian(inner, method="central", step=step, bounds=bounds,
-                              check_finite=check_finite)
-        return _Hessian(f, method, outer=outer)
+                              check_finite=check_finite, workers=workers)
+        return _Hessian(f, method, outer=outer, workers=workers)
     return _Hessian(f, method, step=step,
                     bounds=None if bounds is None else ParsedBounds(bounds),
-                    vectorized=vectorized, check_finite=check_finite)
+                    vectorized=vectorized, check_finite=check_finite, workers=workers)
 
 
-def _sparse_hessian(f, method, step, bounds, vectorized, check_finite, chunk, sparsity):
+def _sparse_hessian(f, method, step, bounds, vectorized, check_finite, chunk, sparsity,
+                    workers):
     from ._sparse import SparseHessian
     parsed = None if bounds is None else ParsedBounds(bounds)
     if method == "auto":
         return _AutoHessian(
             f, _sparse_hessian(f, "dual", step, bounds, False, check_finite, chunk,
-                               sparsity),
+                               sparsity, workers),
             _sparse_hessian(f, "central", step, bounds, vectorized, check_finite, None,
-                            sparsity))
+                            sparsity, workers), workers)
     if method == "central":
         return SparseHessian(f, method, None, sparsity, step, parsed, check_finite,
-                             vectorized)
+                             vectorized, workers)
     inner = _api.grad(f, method=method, bounds=bounds, vectorized=vectorized,
                       check_finite=check_finite, chunk=chunk)
-    return SparseHessian(f, method, inner, sparsity, step, parsed, check_finite)
+    return SparseHessian(f, method, inner, sparsity, step, parsed, check_finite,
+                         workers=workers)
 
 
 class _Hessian(_api._Transformed):
@@ -155,8 +164,9 @@ class _Hessian(_api._Transformed):
     kind = "hessian"
 
     def __init__(self, f, method, outer=None, step=None, bounds=None,
-                 vectorized=False, check_finite=True):
+                 vectorized=False, check_finite=True, workers=None):
         super().__init__(f, method)
+        self.workers = workers
         self.outer = outer
         self.step = step
         self.bounds = bounds
@@ -178,7 +188,7 @@ class _Hessian(_api._Transformed):
         iu = np.triu_indices(n, 1)
         upper, diag = _second_differences(self.f, x0, h, lo, hi, args, kwargs,
                                           self.vectorized, self.check_finite,
-                                          np.stack(iu, axis=1))
+                                          np.stack(iu, axis=1), self.workers)
         H = np.diag(diag)
         H[iu] = upper
         H.T[iu] = upper
@@ -191,8 +201,9 @@ class _AutoHessian(_api._Transformed):
 
     kind = "hessian"
 
-    def __init__(self, f, exact, central):
+    def __init__(self, f, exact, central, workers=None):
         super().__init__(f, "auto")
+        self.workers = workers
         self.exact = exact
         self.central = central
         self._auto = None        # decided by _api.exact_or_none on the first call
@@ -258,7 +269,7 @@ def _stencils(x0, h, lo, hi):
 
 
 def _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized, check_finite,
-                        pairs):
+                        pairs, workers=None):
     """Second differences of f at x0.ravel(): H_ii from each coordinate's
     second-derivative stencil, and H_ij for each (i, j) (i < j) of `pairs` (an
     (npairs, 2) array: every pair for a dense H, a pattern's for a sparse one) from
@@ -290,7 +301,7 @@ def _second_differences(f, x0, h, lo, hi, args, kwargs, vectorized, check_finite
             for q, b in zip(oj, wj):
                 terms.append((point((int(i), p), (int(j), q)), n + e, a * b * scale))
     keys = list(index)        # in point-number order
-    F = _values(f, x0, hf, keys, args, kwargs, vectorized)
+    F = _values(f, x0, hf, keys, args, kwargs, vectorized, workers)
     if check_finite and not np.all(finite := np.isfinite(F)):
         k = int(np.argmin(finite))
         raise ValueError(f"f returned a non-finite value ({float(F[k])!r}) when "
@@ -318,22 +329,33 @@ def _point_str(key, h, shape):
     return f"x {' '.join(terms)} ({', '.join(steps)})"
 
 
-def _values(f, x0, h, keys, args, kwargs, vectorized):
+def _values(f, x0, h, keys, args, kwargs, vectorized, workers=None):
     """f at the points x0 + sum of o h_i e_i over each key's moves, built in blocks
     of at most 32 MB (vectorized: one call per block; else one call per point, each
-    on its own array, which nothing changes after the call)."""
+    on its own array, which nothing changes after the call; workers: each block
+    spread over them)."""
     shape, n, K = x0.shape, x0.size, len(keys)
     xf = x0.reshape(-1)
     F = np.empty(K)
     block = max(1, (1 << 22) // max(n, 1))
+    if workers is not None:
+        block = workers.block_points(n, vectorized, 0)
     for k0 in range(0, K, block):
         P = np.repeat(xf.reshape(1, n), min(block, K - k0), axis=0)
         for r, key in enumerate(keys[k0:k0 + block]):
             for i, o in key:
                 P[r, i] += o * h[i]
-        if vectorized:
+        if workers is not None or vectorized:
             k = P.shape[0]
-            r = f(np.ascontiguousarray(P.T).reshape(shape + (k,)), *args, **kwargs)
+            X = np.ascontiguousarray(P.T).reshape(shape + (k,))
+            if workers is None:
+                r = f(X, *args, **kwargs)
+            else:
+                r = workers.run(f, args, kwargs, X, not vectorized,
+                                lambda j: _point_str(keys[k0 + j], h, shape))
+                if not vectorized and r.shape != (k,):
+                    raise ValueError(f"hessian needs f to return a scalar; it returned "
+                                     f"shape {r.shape[:-1]}")
             V = output_array(r)
             if V.shape != (k,):
                 raise ValueError(f"vectorized=True: f must accept x with a trailing axis "

@@ -109,7 +109,7 @@ class _Sparse(_api._Transformed):
 
     def __getstate__(self):
         # the plan is rebuilt on the first call: it holds f's extra arguments
-        state = dict(self.__dict__)
+        state = super().__getstate__()
         state["_plan"] = None
         return state
 
@@ -133,6 +133,7 @@ class SparseJacobian(_Sparse):
     def __init__(self, f, opts, sparsity, check_sparsity):
         super().__init__(f, opts.method, sparsity)
         self.opts = opts
+        self.workers = opts.workers
         self.check_sparsity = check_sparsity
         self._auto = None      # method='auto', decided by _api.exact_or_none
 
@@ -162,7 +163,8 @@ class SparseJacobian(_Sparse):
             method = "central" if opts.method == "auto" else opts.method
             _, data, _ = fd_compressed(f, x0, args, kwargs, _FD_METHODS[method], step,
                                        lb, ub, opts.vectorized, opts.check_finite,
-                                       False, method, opts.chunk or 0, p.compression())
+                                       False, method, opts.chunk or 0, p.compression(),
+                                       opts.workers)
         J = p.result(data, (p.m, p.n))
         if self.check_sparsity:
             _verify_pattern(self, x0, J, lb, ub, args, kwargs)
@@ -247,8 +249,9 @@ class SparseHessian(_Sparse):
     kind = "hessian"
 
     def __init__(self, f, method, grad, sparsity, step, bounds, check_finite,
-                 vectorized=False):
+                 vectorized=False, workers=None):
         super().__init__(f, method, sparsity)
+        self.workers = workers        # a dualfd._workers.Workers, or None
         self.grad = grad              # the exact gradient's transform; None: 'central'
         self.step = step
         self.bounds = bounds          # ParsedBounds or None
@@ -313,18 +316,11 @@ class SparseHessian(_Sparse):
                 hi = np.full(p.ncolors, np.inf)
                 np.maximum.at(lo, p.colors, np.minimum(a, b))
                 np.minimum.at(hi, p.colors, np.maximum(a, b))
-        grad, f = self.grad, self.f
-        shape = x0.shape
-
-        def along(t):
-            # the gradient at x + sum over colors c of t_c d_c
-            y = (xf + h * t[p.colors]).reshape(shape)
-            return np.asarray(grad(y, *args, **kwargs), dtype=np.float64).reshape(-1)
-
         t0 = np.zeros(p.ncolors)
-        _, B, _ = fd_jacobian(along, t0, (), {}, _FD_METHODS["central"],
-                              np.ones(p.ncolors), lo, hi, False, self.check_finite,
-                              False, "central")
+        _, B, _ = fd_jacobian(_Along(self.grad, xf, h, p.colors, x0.shape), t0, args,
+                              kwargs, _FD_METHODS["central"], np.ones(p.ncolors), lo,
+                              hi, False, self.check_finite, False, "central", 0, None,
+                              self.workers)
         B = np.ascontiguousarray(np.asarray(B).reshape(n, p.ncolors))
         data = star_recover(p.indptr, p.indices, p.colors, B, np.ascontiguousarray(h))
         # (H + H^T) / 2, as the dense Hessian: exact symmetry, and half the error
@@ -344,7 +340,8 @@ class SparseHessian(_Sparse):
         upper = p.rows < p.indices
         pairs = np.stack([p.rows[upper], p.indices[upper]], axis=1)
         pdata, diag = _second_differences(self.f, x0, h, lo, hi, args, kwargs,
-                                          self.vectorized, self.check_finite, pairs)
+                                          self.vectorized, self.check_finite, pairs,
+                                          self.workers)
         data = np.empty(p.indices.size)
         data[upper] = pdata
         on_diag = p.rows == p.indices
@@ -352,6 +349,18 @@ class SparseHessian(_Sparse):
         lower = p.rows > p.indices          # H_ji = H_ij, from the upper entry
         data[lower] = data[_transposed(p)[lower]]
         return data
+
+
+class _Along:
+    """The exact gradient at x + sum over colors c of t_c d_c, as a function of t:
+    a module-level class, so that workers can receive it."""
+
+    def __init__(self, grad, xf, h, colors, shape):
+        self.grad, self.xf, self.h, self.colors, self.shape = grad, xf, h, colors, shape
+
+    def __call__(self, t, *args, **kwargs):
+        y = (self.xf + self.h * t[self.colors]).reshape(self.shape)
+        return np.asarray(self.grad(y, *args, **kwargs), dtype=np.float64).reshape(-1)
 
 
 def _transposed(p):
