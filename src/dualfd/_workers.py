@@ -221,14 +221,17 @@ def _unpack(payload):
         return payload
     hit = _UNPACKED.get(payload.key)
     if hit is None:
+        err = None
         try:
             hit = pickle.loads(payload.data)
         except Exception as e:
-            raise _PointError(None, None, type(e).__name__,
+            err = _PointError(None, None, type(e).__name__,
                               f"f could not be unpickled on the worker ({e}); workers "
                               "started by spawn or forkserver import f by name, so f "
                               "must live in a module they can import",
-                              traceback.format_exc()) from None
+                              traceback.format_exc())
+        if err is not None:
+            raise err     # outside the handler: no context to pickle
         if len(_UNPACKED) >= 4:
             _UNPACKED.clear()
         _UNPACKED[payload.key] = hit
@@ -257,8 +260,9 @@ def _evaluate(payload, a, X, pointwise):
         try:
             return np.asarray(f(X, *args, **kwargs))
         except Exception as e:
-            raise _PointError.of((a, a + X.shape[-1]), e) from None
-    values, first = [], None
+            err = _PointError.of((a, a + X.shape[-1]), e)
+        raise err        # outside the handler: no context to pickle
+    values, first, err = [], None, None
     for k in range(X.shape[-1]):
         # each call gets its own C-contiguous point, as in serial loop mode
         point = np.array(X[..., k], order="C")
@@ -266,13 +270,15 @@ def _evaluate(payload, a, X, pointwise):
             # a copy: f may return the same buffer at every call
             v = np.array(f(point, *args, **kwargs))
         except Exception as e:
-            raise _PointError.of(a + k, e) from None
+            err = _PointError.of(a + k, e)
+        if err is not None:
+            raise err
         if first is None:
             first = v.shape
         elif v.shape != first:
-            raise _PointError.of(a + k, ValueError(
+            raise _PointError(a + k, ValueError(
                 f"f returned shape {v.shape} at one point and {first} at another; "
-                "its output shape must not depend on x"))
+                "its output shape must not depend on x"), "ValueError", "", "")
         values.append(v)
     return np.stack(values, axis=-1)
 
@@ -289,13 +295,20 @@ class _PointError(Exception):
 
     @classmethod
     def of(cls, where, e):
+        """From f's exception e, in its handler.  e travels without its traceback
+        and chain (given as text instead): engines that pickle those (Dask installs
+        tblib's reducers) would fail on an unpicklable frame or context."""
         tb = traceback.format_exc()
+        e.__traceback__ = e.__context__ = e.__cause__ = None
         try:
             pickle.loads(pickle.dumps(e))
             exc = e
         except Exception:
             exc = None   # travels as its type name, message and traceback
         return cls(where, exc, type(e).__name__, str(e), tb)
+
+    def __str__(self):    # what engines log
+        return f"f raised {self.tname}: {self.message} (point {self.where} of a block)"
 
     def reraise(self, name):
         """f's own exception in the caller, with a note naming the point."""
@@ -306,8 +319,9 @@ class _PointError(Exception):
             point = f"the block of points {name(a)} ... {name(b - 1)}"
         else:
             point = name(self.where)
-        note = (f"dualfd: raised by f on a worker, evaluated at {point}.\nThe "
-                f"worker's traceback:\n{self.tb.rstrip()}")
+        note = f"dualfd: raised by f on a worker, evaluated at {point}."
+        if self.tb:
+            note += f"\nThe worker's traceback:\n{self.tb.rstrip()}"
         if self.exc is not None:
             exc = self.exc
             exc.__traceback__ = None
