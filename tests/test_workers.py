@@ -421,6 +421,30 @@ def test_shut_down_executor():
         dfd.grad(scalar, workers=ex)(X)
 
 
+def test_shut_down_process_pool_and_closed_pool_map():
+    ex = cf.ProcessPoolExecutor(2)
+    ex.shutdown()
+    with pytest.raises(RuntimeError, match="ProcessPoolExecutor has been shut down"):
+        dfd.grad(scalar, workers=ex)(X)
+    pool = multiprocessing.get_context().Pool(2)
+    pool.close()
+    with pytest.raises(RuntimeError, match="the Pool has been shut down"):
+        dfd.grad(scalar, workers=pool.map)(X)
+    pool.join()
+
+
+def test_closed_dask_client():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None,
+                                  silence_logs=logging.CRITICAL) as cluster:
+        client = distributed.Client(cluster)
+        g = dfd.grad(scalar, workers=client)
+        _bitwise(g(X), dfd.grad(scalar)(X))
+        client.close()
+    with pytest.raises(RuntimeError, match="the dask Client is closed"):
+        g(X)
+
+
 def test_lost_process_is_a_clear_error_then_a_fresh_pool():
     try:
         os.unlink(_MARK)

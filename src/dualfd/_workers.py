@@ -158,9 +158,13 @@ class Workers:
                                 "evaluating f (killed, out of memory, or exited); no "
                                 "result was returned. Process pools do not retry; a "
                                 "dask Client reschedules the tasks of lost workers")
-        if isinstance(e, RuntimeError) and "shutdown" in str(e):
-            return RuntimeError(f"workers: the {type(self._engine()).__name__} has "
-                                "been shut down; pass a running one")
+        if (isinstance(e, RuntimeError) and "shutdown" in str(e)) or (
+                isinstance(e, ValueError) and "not running" in str(e)):
+            # concurrent.futures executors, and multiprocessing.Pool's map
+            engine = self._engine()
+            engine = getattr(engine, "__self__", engine)   # a bound map method
+            return RuntimeError(f"workers: the {type(engine).__name__} has been shut "
+                                f"down ({text}); pass a running one")
         if type(e).__name__ == "KilledWorker":
             return RuntimeError(f"workers: dask gave up on a task after the workers "
                                 f"running it died ({e}); no result was returned")
@@ -454,6 +458,9 @@ class _DaskPool(Workers):
             self.client.cancel(futures)
 
     def run(self, f, args, kwargs, X, pointwise, name):
+        if self.client.status != "running":
+            raise RuntimeError(f"workers: the dask Client is {self.client.status}; "
+                               "pass a connected one")
         # the task count follows the cluster's current size
         self.size = max(1, sum(self.client.nthreads().values()))
         return super().run(f, args, kwargs, X, pointwise, name)
