@@ -145,7 +145,7 @@ def mp_pool():
 def dask_client():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None,
+                                  dashboard_address=":0",
                                   silence_logs=logging.CRITICAL) as cluster, \
             distributed.Client(cluster) as client:
         yield client
@@ -435,7 +435,7 @@ def test_shut_down_process_pool_and_closed_pool_map():
 
 def test_closed_dask_client():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None,
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0",
                                   silence_logs=logging.CRITICAL) as cluster:
         client = distributed.Client(cluster)
         g = dfd.grad(scalar, workers=client)
@@ -526,3 +526,15 @@ def test_transform_with_workers_pickles_as_serial():
     _bitwise(h(X), dfd.grad(scalar)(X))
     jv = pickle.loads(pickle.dumps(dfd.jvp(vec3, workers=2)))
     assert jv.workers is None
+
+
+def test_threads_share_one_pool():
+    g = dfd.grad(scalar, workers=2)
+    serial = dfd.grad(scalar)(X)
+    with cf.ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(lambda _: g(X), range(8)))
+    for r in results:
+        _bitwise(r, serial)
+    pool = g.__reduce__()[1][2].workers
+    assert len(pool.executor._processes) == 2
+    g.close()

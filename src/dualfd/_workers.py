@@ -23,6 +23,7 @@ import hashlib
 import numbers
 import os
 import pickle
+import threading
 import traceback
 import weakref
 
@@ -398,6 +399,7 @@ class _LocalPool(Workers):
         self.kind = str(n)
         self.executor = None
         self._finalizer = None
+        self._lock = threading.Lock()   # threads calling one transform start one pool
 
     def __reduce__(self):
         # a copy in another process starts its own processes, if it runs at all
@@ -407,20 +409,23 @@ class _LocalPool(Workers):
         return self.executor
 
     def _map(self, task, blocks):
-        if self.executor is None:
-            import multiprocessing
-            self.executor = cf.ProcessPoolExecutor(
-                self.size, mp_context=multiprocessing.get_context())
-            self._finalizer = weakref.finalize(self, _shutdown, self.executor)
-        return _submit_all(self.executor, task, blocks)
+        with self._lock:
+            if self.executor is None:
+                import multiprocessing
+                self.executor = cf.ProcessPoolExecutor(
+                    self.size, mp_context=multiprocessing.get_context())
+                self._finalizer = weakref.finalize(self, _shutdown, self.executor)
+            executor = self.executor
+        return _submit_all(executor, task, blocks)
 
     def _broken(self):
         self.close()     # the next call starts fresh processes
 
     def close(self):
-        if self._finalizer is not None:
-            self._finalizer()
-        self.executor = self._finalizer = None
+        with self._lock:
+            finalizer, self.executor, self._finalizer = self._finalizer, None, None
+        if finalizer is not None:
+            finalizer()
 
 
 def _shutdown(executor):
