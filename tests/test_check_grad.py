@@ -357,9 +357,11 @@ def test_jacobian_of_the_wrong_shape():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(epsilon=1e-8), r"unknown option 'epsilon' \(scipy's epsilon is step= here\)"),
-    (dict(foo=1, bar=2), r"unknown options 'bar', 'foo'; valid options are 'method'"),
-    (dict(method="bogus"), r"method must be one of 'central'.*got 'bogus'"),
+    (dict(epsilon=1e-8), r"epsilon= is scipy.optimize.check_grad's step; here it is "
+                         r"step="),
+    (dict(direction="some"), r"direction must be 'all', 'random' or 'fast'"),
+    (dict(direction="random", chunk=4), r"vectorized and chunk apply to direction='all'"),
+    (dict(method="bogus"), r"method must be one of 'central'.*'cs'.*got 'bogus'"),
     (dict(rtol=-1.0), r"rtol must be a finite non-negative number; got -1.0"),
     (dict(atol=np.nan), r"atol must be a finite non-negative number; got nan"),
     (dict(rtol="1e-3"), r"rtol must be a finite non-negative number; got '1e-3'"),
@@ -393,3 +395,96 @@ def test_exceptions_from_f_and_g_propagate():
         dfd.check_grad(boom, rosen_der, X4)
     with pytest.raises(Boom):
         dfd.check_grad(rosen, boom, X4)
+
+
+# --- keyword arguments, SciPy's names, random directions ---------------------------------
+
+
+def scaled_rosen(x, a, *, c=1.0):
+    return c * rosen(x) + a * np.sum(x)
+
+
+def scaled_rosen_der(x, a, *, c=1.0):
+    return c * rosen_der(x) + a
+
+
+def test_kwargs_reach_f_and_g():
+    res = dfd.check_grad(scaled_rosen, scaled_rosen_der, X4, 2.0, c=3.0)
+    assert res.ok
+    # g's keyword argument matters: dropping it on the way would fail the check
+    res = dfd.check_grad(scaled_rosen, lambda x, a, c: scaled_rosen_der(x, a, c=2 * c),
+                         X4, 2.0, c=3.0)
+    assert not res.ok
+    from scipy.optimize import check_grad as scipy_check_grad
+    ref = scipy_check_grad(lambda x: scaled_rosen(x, 2.0, c=3.0),
+                           lambda x: scaled_rosen_der(x, 2.0, c=3.0), X4)
+    assert float(dfd.check_grad(scaled_rosen, scaled_rosen_der, X4, 2.0, c=3.0)) < 10 * ref
+
+
+@pytest.mark.parametrize("alias, method", [("2-point", "forward"), ("3-point", "central"),
+                                           ("cs", "complex")])
+def test_scipy_method_names(alias, method):
+    res = dfd.check_grad(rosen, rosen_der, X4, method=alias)
+    assert res.ok and res.method == method
+    np.testing.assert_array_equal(
+        dfd.jacobian(smooth, method=alias)(np.array([0.7, -1.3, 2.1])),
+        dfd.jacobian(smooth, method=method)(np.array([0.7, -1.3, 2.1])))
+
+
+@pytest.mark.parametrize("direction", ["random", "fast"])
+@pytest.mark.parametrize("method", ["central", "complex", "dual"])
+def test_random_directions_catch_a_wrong_entry(direction, method):
+    x = np.linspace(-1.0, 1.5, 200)
+    assert dfd.check_grad(rosen, rosen_der, x, method=method, direction=direction).ok
+
+    def wrong(x):
+        g = rosen_der(x)
+        g[117] *= 1.001      # one entry off by 0.1%
+        return g
+    res = dfd.check_grad(rosen, wrong, x, method=method, direction=direction)
+    assert not res.ok and res.direction == direction
+    assert "direction=" in str(res)
+    # a vector f: the Jacobian's transpose in place of J is caught
+    y = np.array([0.7, -1.3, 2.1])
+    assert dfd.check_grad(smooth, smooth_jac, y, method=method, direction=direction).ok
+    J = smooth_jac(y)
+    bad = J.copy()
+    bad[1, 2] += 1e-3 * np.abs(J).max()
+    res = dfd.check_grad(smooth, lambda x: bad, y, method=method, direction=direction)
+    assert not res.ok
+
+
+def test_random_direction_is_reproducible_and_seedable():
+    x = np.linspace(-1.0, 1.5, 20)
+    a = dfd.check_grad(rosen, rosen_der, x, direction="random")
+    b = dfd.check_grad(rosen, rosen_der, x, direction="random")
+    c = dfd.check_grad(rosen, rosen_der, x, direction="random", rng=7)
+    assert float(a.numeric) == float(b.numeric) and float(a.numeric) != float(c.numeric)
+
+
+@pytest.mark.parametrize("direction", ["random", "fast"])
+@pytest.mark.parametrize("method", ["central", "forward", "complex", "dual"])
+def test_random_directions_pass_correct_derivatives_on_mgh(method, direction):
+    """No false alarm on the MGH set, at x0, perturbed and extreme-scale points."""
+    points = [(p, x) for p in mgh.PROBLEMS for x in mgh_points(p)]
+    if method != "dual":
+        points += list(mgh.scaled_points())
+    for p, x in points:
+        for seed in range(3):
+            res = dfd.check_grad(p.objective, p.gradient, x, method=method,
+                                 direction=direction, rng=seed)
+            assert res.ok, f"{p.name} gradient at {x}:\n{res}"
+            res = dfd.check_grad(p.residual, p.jacobian, x, method=method,
+                                 direction=direction, rng=seed)
+            assert res.ok, f"{p.name} Jacobian at {x}:\n{res}"
+
+
+@pytest.mark.parametrize("direction", ["random", "fast"])
+@pytest.mark.parametrize("p", mgh_params())
+def test_random_directions_find_a_flipped_sign_on_mgh(p, direction):
+    x = mgh_points(p, 1)[1]
+    g = p.gradient(x)
+    for j in detectable(g, np.abs(g).max(), margin=1e-2)[:10]:
+        res = dfd.check_grad(p.objective, with_entry(p.gradient, j, lambda v, x: -v), x,
+                             method="central", direction=direction)
+        assert not res.ok, f"{p.name} sign at {j}:\n{res}"

@@ -154,7 +154,9 @@ def test_mgh_objectives(method):
 
 @pytest.mark.parametrize("kwargs, exc, match", [
     (dict(method="forward"), ValueError, r"method must be one of 'dual', 'complex', "
-                                         r"'central', 'auto'; got 'forward'"),
+                                         r"'central', 'auto', '3-point', 'cs'; got "
+                                         r"'forward'"),
+    (dict(method="2-point"), ValueError, r"method must be one of .*; got '2-point'"),
     (dict(method="dual", vectorized=True), ValueError, r"vectorized applies to"),
     (dict(method="central", chunk=2), ValueError, r"chunk applies only to method='dual'"),
     (dict(step=0.0), ValueError, r"step must be finite and positive"),

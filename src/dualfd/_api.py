@@ -25,6 +25,19 @@ from ._options import positive_array as _positive_array
 __all__ = ["grad", "jacobian", "value_and_grad", "jvp"]
 
 METHODS = ("central", "forward", "backward", "complex", "dual", "auto")
+# SciPy's names (approx_derivative, check_grad), accepted as they are
+ALIASES = {"2-point": "forward", "3-point": "central", "cs": "complex"}
+
+
+def canonical_method(method, methods=METHODS, where=""):
+    """method, with SciPy's names for the same stencils mapped to ours; or the
+    ValueError that lists the valid names."""
+    if isinstance(method, str) and ALIASES.get(method, method) in methods:
+        return ALIASES.get(method, method)
+    names = methods + tuple(a for a, m in ALIASES.items() if m in methods)
+    raise ValueError(f"{where}method must be one of {', '.join(map(repr, names))}; "
+                     f"got {method!r}")
+
 _DUAL_METHODS = ("dual", "auto")
 OPTIONS = ("method", "step", "bounds", "vectorized", "check_finite", "chunk",
            "workers")
@@ -42,9 +55,7 @@ class _Options:
         self._auto = None        # method='auto': "dual" or "central" after a first call
         if not callable(f):
             raise TypeError(f"{fname}: f must be callable; got {type(f).__name__}")
-        if not isinstance(method, str) or method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; "
-                             f"got {method!r}")
+        method = canonical_method(method)
         self.method = method
         self.code = _FD_METHODS.get(method, -1)
         self.step = None if step is None else _positive_array(step, "step")
@@ -267,6 +278,8 @@ _OPTIONS_DOC = """\
         'auto': 'dual' where f runs on Duals, else 'central' (decided on the first
         call and kept; the fallback warns with `AutoWarning` naming what the Dual
         refused).  'complex' needs an f that carries complex numbers through.
+        SciPy's names are accepted: '2-point' (forward), '3-point' (central),
+        'cs' (complex).
     step : float or array_like, optional
         Absolute steps, broadcastable to x.  Default: ``eps**(1/2) * max(1, |x|)``
         (forward/backward), ``eps**(1/3) * max(1, |x|)`` (central), 1e-20 (complex).

@@ -49,18 +49,23 @@ class GradCheck(float):
         Index (into `analytic`) of the entry whose error is largest relative
         to its tolerance; ``()`` for a scalar derivative.
     analytic, numeric : ndarray
-        ``g(x, *args)`` and the reference, shaped ``f(x).shape + x.shape``.
+        ``g(x, *args)`` and the reference, shaped ``f(x).shape + x.shape``
+        (direction 'random': ``f(x).shape``, the products with v; 'fast': the
+        three projections).
     tolerance : ndarray
         ``atol + rtol * max(|analytic|, |numeric|, scale)`` for every entry,
         plus the reference's own error where that had to be estimated (see
         `check_grad`).
     method : str
         The method of the numeric reference.
+    direction : str
+        'all', 'random' or 'fast', as passed to `check_grad`.
     rtol, atol : float
         The tolerances used.
     """
 
-    def __new__(cls, analytic, numeric, scale, tolerance, method, rtol, atol):
+    def __new__(cls, analytic, numeric, scale, tolerance, method, rtol, atol,
+                direction="all"):
         diff = analytic - numeric
         self = super().__new__(cls, float(np.linalg.norm(diff.ravel())))
         self.analytic = analytic
@@ -70,6 +75,7 @@ class GradCheck(float):
         self.method = method
         self.rtol = rtol
         self.atol = atol
+        self.direction = direction
         err = np.abs(diff)
         with np.errstate(invalid="ignore", divide="ignore"):
             rel = np.where(err == 0, 0.0, err / scale)
@@ -90,7 +96,7 @@ class GradCheck(float):
 
     def __reduce__(self):
         return (GradCheck, (self.analytic, self.numeric, self.scale, self.tolerance,
-                            self.method, self.rtol, self.atol))
+                            self.method, self.rtol, self.atol, self.direction))
 
     def __repr__(self):
         return (f"GradCheck({float(self)!r}, ok={self.ok}, "
@@ -108,7 +114,7 @@ class GradCheck(float):
                     f"entr{'y' if size == 1 else 'ies'} outside tolerance")
         lines = [head,
                  f"  reference: method={self.method!r}; rtol={self.rtol:.3g}, "
-                 f"atol={self.atol:.3g}",
+                 f"atol={self.atol:.3g}" + _DIRECTIONS.get(self.direction, ""),
                  f"  |analytic - numeric|: 2-norm {float(self):.3g}, max "
                  f"{self.max_abs_error:.3g}; max relative {self.max_rel_error:.3g}"]
         if size:
@@ -132,6 +138,10 @@ class GradCheck(float):
         return str(self) if not spec else float.__format__(self, spec)
 
 
+_DIRECTIONS = {"random": "; direction='random': J @ v along a random v",
+               "fast": "; direction='fast': u^T J v for random u, v"}
+
+
 def _fmt_index(idx):
     return "[" + ", ".join(str(int(i)) for i in idx) + "]"
 
@@ -151,7 +161,87 @@ def _scales(analytic, numeric, fdim):
     return np.maximum(np.maximum(np.abs(analytic), absn), row)
 
 
-def _reference_error(f, x, args, method, options, numeric):
+def _analytic(ga, shape, xshape):
+    """g's output as float64 of the derivative's shape, or the error naming what
+    is wrong with it."""
+    if hasattr(ga, "toarray"):   # scipy.sparse, as least_squares allows
+        ga = ga.toarray()
+    analytic = output_array(ga, "fiubcOUSV", "check_grad: g")
+    if analytic.dtype.kind not in "fiub":
+        raise TypeError("check_grad: g must return real numbers; got an array of "
+                        f"dtype {analytic.dtype}")
+    analytic = analytic.astype(np.float64)
+    if analytic.shape != shape:
+        what = ("x's shape (f returns a scalar)" if shape == xshape
+                else "f(x).shape + x.shape")
+        raise ValueError(f"check_grad: g returned shape {analytic.shape}, but the "
+                         f"derivative has shape {shape}, {what}")
+    if not np.all(np.isfinite(analytic)):
+        i = np.unravel_index(int(np.argmin(np.isfinite(analytic))), analytic.shape)
+        raise ValueError(f"check_grad: g returned a non-finite value "
+                         f"{float(analytic[i])!r} at {_fmt_index(i)}")
+    return analytic
+
+
+PROJECTIONS = 3   # direction='fast': random u^T J v compared
+
+
+def _check_directional(f, g, x, xg, args, kwargs, jv, method, rtol, atol,
+                       raise_on_fail, direction, rng, options):
+    """direction='random': J @ v against f's directional derivative along a random
+    v (one jvp); 'fast': PROJECTIONS random u^T J v.
+
+    Each is a sum of n terms, so it is judged as a whole: ``atol + rtol * max(|a|,
+    |n|)`` plus rounding (NOISE eps times the terms' magnitude |G| @ |v|, and f's
+    rounding over the step along v) and, where that fails, the finite
+    difference's truncation error estimated from a second jvp with twice the step
+    (as `_reference_error` does for a Jacobian)."""
+    rng = np.random.default_rng(0 if rng is None else rng)
+    xshape = np.shape(xg)
+    v = rng.standard_normal(xshape)
+    value, numeric = jv(x, v, *args, **kwargs)
+    numeric = np.asarray(numeric, dtype=np.float64)
+    fshape = numeric.shape
+    G = _analytic(g(xg, *args, **kwargs), fshape + xshape, xshape)
+    k = len(xshape)
+    eps = np.finfo(float).eps
+    analytic = np.tensordot(G, v, axes=k)
+    noise = NOISE * eps * np.tensordot(np.abs(G), np.abs(v), axes=k)
+    vmax = float(np.max(np.abs(v))) if v.size else 0.0
+    length = 0.0       # the jvp's step along v, in the max-norm
+    if method in _RSTEP and vmax > 0:
+        x0 = np.asarray(xg, dtype=np.float64)
+        length = (_RSTEP[method] * max(1.0, float(np.max(np.abs(x0))))
+                  if options["step"] is None else float(np.max(options["step"])))
+        noise = noise + NOISE * eps * np.abs(
+            np.asarray(value, dtype=np.float64)) * vmax / length
+    U = None
+    if direction == "fast":
+        U = rng.standard_normal((PROJECTIONS,) + fshape)
+        m = len(fshape)
+        analytic, numeric = (np.tensordot(U, a, axes=m) for a in (analytic, numeric))
+        noise = np.tensordot(np.abs(U), noise, axes=m)
+    scale = np.maximum(np.abs(analytic), np.abs(numeric))
+    tolerance = atol + rtol * scale + noise
+    if length and not np.all(np.abs(analytic - numeric) <= tolerance):
+        try:
+            wide = _api.jvp(f, method=method, **{**options, "step": 2 * length})(
+                x, v, *args, **kwargs)[1]
+        except ValueError:    # twice the step leaves the bounds: rounding only
+            wide = None
+        if wide is not None:
+            wide = np.asarray(wide, dtype=np.float64)
+            if U is not None:
+                wide = np.tensordot(U, wide, axes=len(fshape))
+            order = 2 if method == "central" else 1
+            tolerance = tolerance + NOISE * np.abs(wide - numeric) / (2 ** order - 1)
+    res = GradCheck(analytic, numeric, scale, tolerance, method, rtol, atol, direction)
+    if raise_on_fail and not res.ok:
+        raise AssertionError("\n" + str(res))
+    return res
+
+
+def _reference_error(f, x, args, kwargs, method, options, numeric):
     """A bound on the error of a finite-difference reference with steps h:
 
     * rounding: NOISE * eps * |f_i(x)| / h_j, what rounding in f can do to a
@@ -163,9 +253,9 @@ def _reference_error(f, x, args, method, options, numeric):
     """
     x0 = np.array(x, dtype=np.float64)   # a copy: f may write to its input
     if options.get("vectorized", False):
-        f0 = np.asarray(f(x0[..., None], *args), dtype=np.float64)[..., 0]
+        f0 = np.asarray(f(x0[..., None], *args, **kwargs), dtype=np.float64)[..., 0]
     else:
-        f0 = np.asarray(f(x0.copy(), *args), dtype=np.float64)
+        f0 = np.asarray(f(x0.copy(), *args, **kwargs), dtype=np.float64)
     step = options.get("step")
     if step is None:
         h = _RSTEP[method] * np.maximum(1.0, np.abs(x0))
@@ -174,7 +264,8 @@ def _reference_error(f, x, args, method, options, numeric):
     absf = np.abs(f0).reshape(f0.shape + (1,) * x0.ndim)
     bound = NOISE * np.finfo(float).eps * absf / h
     try:
-        wide = _api.jacobian(f, method=method, **{**options, "step": 2 * h})(x, *args)
+        wide = _api.jacobian(f, method=method, **{**options, "step": 2 * h})(
+            x, *args, **kwargs)
     except ValueError:   # 2h does not fit within the bounds: rounding only
         return bound
     order = 2 if method == "central" else 1
@@ -191,26 +282,30 @@ def _tolerance(name, value, default):
 
 
 def check_grad(f, g, x, *args, method="central", rtol=None, atol=None,
-               raise_on_fail=False, **options):
+               raise_on_fail=False, direction="all", rng=None, step=None, bounds=None,
+               vectorized=False, check_finite=True, chunk=None, workers=None,
+               **kwargs):
     """Compare an analytic gradient or Jacobian with a numeric one.
 
     Parameters
     ----------
     f : callable
-        ``f(x, *args)`` returning a scalar (then `g` is a gradient) or an
-        array (then `g` is a Jacobian).
+        ``f(x, *args, **kwargs)`` returning a scalar (then `g` is a gradient) or
+        an array (then `g` is a Jacobian).
     g : callable
-        ``g(x, *args)`` returning an array of shape ``f(x).shape + x.shape``:
-        x's shape for a scalar f, ``(m, n)`` for f: R^n -> R^m.  A sparse
-        matrix is accepted (densified).
+        ``g(x, *args, **kwargs)`` returning an array of shape ``f(x).shape +
+        x.shape``: x's shape for a scalar f, ``(m, n)`` for f: R^n -> R^m.  A
+        sparse matrix is accepted (densified).
     x : float or array_like
         The point at which to compare.
-    *args
-        Extra arguments passed to both f and g.
+    *args, **kwargs
+        Extra arguments passed to both f and g (keywords other than the options
+        below).
     method : {'central', 'forward', 'backward', 'complex', 'dual'}, optional
         How the reference ``dfd.jacobian(f, method=method, **options)`` is
         computed.  'dual' and 'complex' are exact to rounding, so they catch
-        smaller mistakes; 'central' (default) works for any f.
+        smaller mistakes; 'central' (default) works for any f.  SciPy's names
+        '2-point', '3-point' and 'cs' are accepted.
     rtol : float, optional
         Relative tolerance; the default depends on the method's accuracy:
         1e-6 for 'central', 1e-3 for 'forward'/'backward', 1e-10 for
@@ -219,10 +314,21 @@ def check_grad(f, g, x, *args, method="central", rtol=None, atol=None,
         Absolute tolerance, default 0.
     raise_on_fail : bool, optional
         Raise AssertionError carrying the report when the check fails.
-    **options
-        ``step``, ``bounds``, ``vectorized``, ``check_finite``, ``chunk``,
-        ``workers``, as for `dualfd.jacobian` (an int's processes serve both
-        Jacobians of the check and stop when it returns).
+    direction : {'all', 'random', 'fast'}, optional
+        'all' (default) compares every entry of the Jacobian.  For large n,
+        'random' (SciPy's) compares the directional derivative ``J @ v`` along a
+        random v, one `jvp` of f (2 calls for 'central') instead of a Jacobian;
+        'fast' (PyTorch gradcheck's fast mode) compares three random projections
+        ``u^T J v``, a scalar each.  A wrong entry is missed only if v (and u)
+        happen to hide it, which has probability zero; its size in the report is
+        then the error of a combination of entries.
+    rng : numpy.random.Generator or int, optional
+        The source of v and u for 'random' and 'fast' (default: a fixed seed, so
+        that a check gives the same answer every run).
+    step, bounds, vectorized, check_finite, chunk, workers
+        As for `dualfd.jacobian` (an int's worker processes serve both
+        Jacobians of the check and stop when it returns).  With 'random' and
+        'fast', as for `dualfd.jvp` (no `vectorized`, `chunk`).
 
     Returns
     -------
@@ -282,56 +388,50 @@ def check_grad(f, g, x, *args, method="central", rtol=None, atol=None,
     >>> float(res) < 1e-6   # as with scipy.optimize.check_grad
     False
     """
-    unknown = sorted(set(options) - set(_api.OPTIONS))
-    if unknown:
-        hint = " (scipy's epsilon is step= here)" if "epsilon" in unknown else ""
-        valid = ("method", "rtol", "atol", "raise_on_fail") + _api.OPTIONS[1:]
-        raise ValueError(f"check_grad: unknown option{'s' * (len(unknown) > 1)} "
-                         f"{', '.join(map(repr, unknown))}{hint}; valid options are "
-                         f"{', '.join(map(repr, valid))}")
+    if "epsilon" in kwargs:
+        raise ValueError("check_grad: epsilon= is scipy.optimize.check_grad's step; "
+                         "here it is step= (other keyword arguments go to f and g)")
     if not callable(g):
         raise TypeError(f"check_grad: g must be callable; got {type(g).__name__}")
     if not isinstance(raise_on_fail, (bool, np.bool_)):
         raise ValueError(f"raise_on_fail must be True or False; got {raise_on_fail!r}")
-    # workers=int starts processes once, for both Jacobians, and stops them after
-    spec = options.get("workers")
-    if spec is not None:
-        options["workers"] = _workers.parse(spec)
+    if direction not in ("all", "random", "fast"):
+        raise ValueError(f"check_grad: direction must be 'all', 'random' or 'fast'; "
+                         f"got {direction!r}")
+    method = _api.canonical_method(method, tuple(RTOL), "check_grad: ")
+    options = dict(step=step, bounds=bounds, check_finite=check_finite,
+                   workers=_workers.parse(workers))
+    if direction == "all":
+        options.update(vectorized=vectorized, chunk=chunk)
+    elif vectorized or chunk is not None:
+        raise ValueError(f"check_grad: vectorized and chunk apply to direction='all'; "
+                         f"direction={direction!r} takes one jvp of f")
     try:
-        return _check(f, g, x, args, method, rtol, atol, raise_on_fail, options)
+        return _check(f, g, x, args, kwargs, method, rtol, atol, raise_on_fail,
+                      direction, rng, options)
     finally:
-        if options.get("workers") is not None and options["workers"] is not spec:
+        # workers=int started processes for this check only
+        if options["workers"] is not None and options["workers"] is not workers:
             options["workers"].close()
 
 
-def _check(f, g, x, args, method, rtol, atol, raise_on_fail, options):
+def _check(f, g, x, args, kwargs, method, rtol, atol, raise_on_fail, direction, rng,
+           options):
     # the jacobian validator checks f, method and the options
-    jac = _api.jacobian(f, method=method, **options)
+    if direction != "all":
+        jv = _api.jvp(f, method=method, **options)
+    else:
+        jac = _api.jacobian(f, method=method, **options)
     rtol = _tolerance("rtol", rtol, RTOL[method])
     atol = _tolerance("atol", atol, 0.0)
-
-    numeric = np.asarray(jac(x, *args), dtype=np.float64)
     # g gets x as f does (float64), on a copy: the caller's x stays as it was
     xg = x if isinstance(x, float) else np.array(x, dtype=np.float64)
     xshape = np.shape(xg)
-    ga = g(xg, *args)
-    if hasattr(ga, "toarray"):   # scipy.sparse, as least_squares allows
-        ga = ga.toarray()
-    analytic = output_array(ga, "fiubcOUSV", "check_grad: g")
-    if analytic.dtype.kind not in "fiub":
-        raise TypeError("check_grad: g must return real numbers; got an array of "
-                        f"dtype {analytic.dtype}")
-    analytic = analytic.astype(np.float64)
-    if analytic.shape != numeric.shape:
-        what = ("x's shape (f returns a scalar)" if numeric.shape == xshape
-                else "f(x).shape + x.shape")
-        raise ValueError(f"check_grad: g returned shape {analytic.shape}, but the "
-                         f"derivative has shape {numeric.shape}, {what}")
-    if not np.all(np.isfinite(analytic)):
-        i = np.unravel_index(int(np.argmin(np.isfinite(analytic))), analytic.shape)
-        raise ValueError(f"check_grad: g returned a non-finite value "
-                         f"{float(analytic[i])!r} at {_fmt_index(i)}")
-
+    if direction != "all":
+        return _check_directional(f, g, x, xg, args, kwargs, jv, method, rtol, atol,
+                                  raise_on_fail, direction, rng, options)
+    numeric = np.asarray(jac(x, *args, **kwargs), dtype=np.float64)
+    analytic = _analytic(g(xg, *args, **kwargs), numeric.shape, xshape)
     fdim = numeric.ndim - len(xshape)
     scale = _scales(analytic, numeric, fdim)
     tolerance = atol + rtol * scale
@@ -339,7 +439,8 @@ def _check(f, g, x, args, method, rtol, atol, raise_on_fail, options):
         # The reference's own error estimate costs a call of f and a second
         # Jacobian; it can only widen the tolerance, so it is needed only when
         # some entry fails without it.
-        tolerance = tolerance + _reference_error(f, x, args, method, options, numeric)
+        tolerance = tolerance + _reference_error(f, x, args, kwargs, method, options,
+                                                 numeric)
     res = GradCheck(analytic, numeric, scale, tolerance, method, rtol, atol)
     if raise_on_fail and not res.ok:
         raise AssertionError("\n" + str(res))

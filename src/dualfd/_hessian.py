@@ -101,9 +101,7 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
     """
     if not callable(f):
         raise TypeError(f"hessian: f must be callable; got {type(f).__name__}")
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"hessian: method must be one of "
-                         f"{', '.join(map(repr, METHODS))}; got {method!r}")
+    method = _api.canonical_method(method, METHODS, "hessian: ")
     vectorized = _api._flag(vectorized, "vectorized")
     check_finite = _api._flag(check_finite, "check_finite")
     if vectorized and method == "dual":
