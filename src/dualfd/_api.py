@@ -273,6 +273,15 @@ class _Transformed:
 
 
 _OPTIONS_DOC = """\
+    argnums : int or tuple of int, optional
+        Which positional argument of f to differentiate (default 0), as in JAX.
+        The transform then takes f's own arguments, ``t(*args, **kwargs)``; a
+        tuple gives a tuple of derivatives, one per argument (they travel as one
+        flat vector of float64; `bounds` and array steps then do not apply).
+    has_aux : bool, optional
+        f returns ``(value, aux)``: only value is differentiated, and the
+        transform returns ``(derivative, aux)`` (value_and_grad: ``((value,
+        aux), grad)``), aux from one more call of f at the point itself.
     method : {'central', 'forward', 'backward', 'complex', 'dual', 'auto'}, optional
         Finite-difference stencil, 'dual' for exact forward-mode derivatives, or
         'auto': 'dual' where f runs on Duals, else 'central' (decided on the first
@@ -312,9 +321,9 @@ _OPTIONS_DOC = """\
         processes (a dask Client also takes lambdas and closures)."""
 
 
-def jacobian(f, *, method="central", step=None, bounds=None, vectorized=False,
-             check_finite=True, chunk=None, workers=None, sparsity=None,
-             check_sparsity=False):
+def jacobian(f, *, argnums=0, has_aux=False, method="central", step=None,
+             bounds=None, vectorized=False, check_finite=True, chunk=None,
+             workers=None, sparsity=None, check_sparsity=False):
     """Return a function computing the Jacobian of `f`.
 
     Parameters
@@ -354,6 +363,14 @@ def jacobian(f, *, method="central", step=None, bounds=None, vectorized=False,
     array([[2.      , 1.      ],
            [0.540302, 0.      ]])
     """
+    return _argnums.wrap(_jacobian, "jacobian", f, argnums, has_aux, vectorized, dict(
+        method=method, step=step, bounds=bounds, vectorized=vectorized,
+        check_finite=check_finite, chunk=chunk, workers=workers, sparsity=sparsity,
+        check_sparsity=check_sparsity))
+
+
+def _jacobian(f, method, step, bounds, vectorized, check_finite, chunk, workers,
+              sparsity, check_sparsity):
     opts = _Options("jacobian", f, method, step, bounds, vectorized, check_finite,
                     chunk, workers)
     sparsity = _sparsity(sparsity)
@@ -367,8 +384,8 @@ def jacobian(f, *, method="central", step=None, bounds=None, vectorized=False,
     return Transform(f, 0, opts, opts.prepare, opts.dual)
 
 
-def grad(f, *, method="central", step=None, bounds=None, vectorized=False,
-         check_finite=True, chunk=None, workers=None):
+def grad(f, *, argnums=0, has_aux=False, method="central", step=None, bounds=None,
+         vectorized=False, check_finite=True, chunk=None, workers=None):
     """Return a function computing the gradient of scalar-valued `f`.
 
     Parameters
@@ -390,13 +407,19 @@ def grad(f, *, method="central", step=None, bounds=None, vectorized=False,
     >>> g(np.array([1.0, 2.0]))
     array([ 3., 12.])
     """
-    opts = _Options("grad", f, method, step, bounds, vectorized, check_finite, chunk,
-                    workers)
+    return _argnums.wrap(_grad, "grad", f, argnums, has_aux, vectorized, dict(
+        method=method, step=step, bounds=bounds, vectorized=vectorized,
+        check_finite=check_finite, chunk=chunk, workers=workers))
+
+
+def _grad(f, **options):
+    opts = _Options("grad", f, *options.values())
     return Transform(f, 1, opts, opts.prepare, opts.dual)
 
 
-def value_and_grad(f, *, method="central", step=None, bounds=None, vectorized=False,
-                   check_finite=True, chunk=None, workers=None):
+def value_and_grad(f, *, argnums=0, has_aux=False, method="central", step=None,
+                   bounds=None, vectorized=False, check_finite=True, chunk=None,
+                   workers=None):
     """Return a function computing ``(f(x), grad f(x))`` together.
 
     f(x) comes from the stencil when it needs it (forward, backward, dual), so
@@ -421,13 +444,20 @@ def value_and_grad(f, *, method="central", step=None, bounds=None, vectorized=Fa
     >>> float(v), np.round(g, 5)
     (25.0, array([6., 8.]))
     """
-    opts = _Options("value_and_grad", f, method, step, bounds, vectorized,
-                    check_finite, chunk, workers)
+    return _argnums.wrap(_value_and_grad, "value_and_grad", f, argnums, has_aux,
+                         vectorized, dict(method=method, step=step, bounds=bounds,
+                                          vectorized=vectorized,
+                                          check_finite=check_finite, chunk=chunk,
+                                          workers=workers))
+
+
+def _value_and_grad(f, **options):
+    opts = _Options("value_and_grad", f, *options.values())
     return Transform(f, 2, opts, opts.prepare, opts.dual)
 
 
-def jvp(f, *, method="central", step=None, bounds=None, check_finite=True,
-        workers=None):
+def jvp(f, *, argnums=0, has_aux=False, method="central", step=None, bounds=None,
+        check_finite=True, workers=None):
     """Return a function computing ``(f(x), J(x) @ v)`` without forming J.
 
     With method='dual' this is one pass with a single tangent; with a finite
@@ -437,6 +467,12 @@ def jvp(f, *, method="central", step=None, bounds=None, check_finite=True,
     ----------
     f : callable
         ``f(x, *args, **kwargs)`` returning a scalar or an array.
+    argnums : int, optional
+        Which positional argument of f x and v stand for; the call is then
+        ``jv(x, v, *others, **kwargs)`` with f's other positional arguments in
+        order.
+    has_aux : bool, optional
+        f returns ``(value, aux)``; jv returns ``(f(x), J @ v, aux)``.
     method, bounds, check_finite, workers
         As for `jacobian`; with workers, the stencil's points (f(x) and one or two
         points along v) are evaluated in parallel.
@@ -459,6 +495,12 @@ def jvp(f, *, method="central", step=None, bounds=None, check_finite=True,
     >>> jv(np.array([1.0, 2.0]), np.array([1.0, 1.0]))[1]
     array([2., 4.])
     """
+    return _argnums.wrap(_jvp, "jvp", f, argnums, has_aux, False, dict(
+        method=method, step=step, bounds=bounds, check_finite=check_finite,
+        workers=workers))
+
+
+def _jvp(f, method, step, bounds, check_finite, workers):
     opts = _Options("jvp", f, method, step, bounds, False, check_finite, None, workers)
     return _Jvp(f, opts)
 
@@ -599,3 +641,6 @@ def _fd_jvp(opts, f, x0, v, lb, ub, args, kwargs):
 for _fn in (jacobian, grad, value_and_grad):
     _fn.__doc__ = _fn.__doc__.format(options=_OPTIONS_DOC)
 del _fn
+
+# argnums/has_aux adapt the transforms above (their class derives from _Transformed)
+from . import _argnums  # noqa: E402
