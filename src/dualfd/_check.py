@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from . import _api, _workers
-from ._fd import default_rstep, output_array
+from ._fd import as_point, default_rstep, output_array
 
 __all__ = ["check_grad", "GradCheck"]
 
@@ -425,7 +425,8 @@ def _check(f, g, x, args, kwargs, method, rtol, atol, raise_on_fail, direction, 
     rtol = _tolerance("rtol", rtol, RTOL[method])
     atol = _tolerance("atol", atol, 0.0)
     # g gets x as f does (float64), on a copy: the caller's x stays as it was
-    xg = x if isinstance(x, float) else np.array(x, dtype=np.float64)
+    # (as_point: the error that names a bad x, as the transforms give)
+    xg = x if isinstance(x, float) else np.array(as_point(x), dtype=np.float64)
     xshape = np.shape(xg)
     if direction != "all":
         return _check_directional(f, g, x, xg, args, kwargs, jv, method, rtol, atol,
