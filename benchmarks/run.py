@@ -215,6 +215,19 @@ def _num_dual_methods():
     return [Method("num-dual", "gradient/jacobian", "exact", ("grad", "jacobian"), build)]
 
 
+def _fastdual_methods():
+    import fastdual
+
+    def build(inst):
+        # DualArray seeds one dual per entry of x; fastdual.jac reads J off the result
+        def call():
+            s = fastdual.DualArray(inst.x)
+            J = np.asarray(fastdual.jac(np.atleast_1d(inst.f(s)), s), dtype=np.float64)
+            return J.reshape(inst.x.shape) if inst.kind == "grad" else J
+        return call
+    return [Method("fastdual", "DualArray + jac", "exact", ("grad", "jacobian"), build)]
+
+
 def _jax_methods():
     import jax
     jax.config.update("jax_enable_x64", True)
@@ -264,10 +277,11 @@ LIBRARIES = {
     "jacobi": ("pip install jacobi", _jacobi_methods),
     "autograd": ("pip install autograd", _autograd_methods),
     "num-dual": ("pip install num-dual", _num_dual_methods),
+    "fastdual": ("pip install fastdual", _fastdual_methods),
     "jax": ("pip install jax", _jax_methods),
     "torch": ("see benchmarks/README.md", _torch_methods),
 }
-PEERS_WITHOUT_COMPILER = ("torch", "autograd", "num-dual")
+PEERS_WITHOUT_COMPILER = ("torch", "autograd", "num-dual", "fastdual")
 
 
 def load_methods(names):
@@ -538,7 +552,7 @@ def targets(rows):
              and r["library"] in PEERS_WITHOUT_COMPILER and r["status"] == "ok"]
     best = min(peers, key=lambda r: r["median"]) if peers else None
     s = speedup(best, dual)
-    add("dual vs fastest of torch/autograd/num-dual, Broyden n=100"
+    add("dual vs fastest of torch/autograd/num-dual/fastdual, Broyden n=100"
         + (f" ({best['library']} {best['method']})" if best else ""), s, ">= 5x",
         s is not None and s >= 5, "{:.1f}x")
     jit = get("broyden_tridiagonal", 100, "jax", "jit(grad/jacfwd)")
@@ -627,7 +641,7 @@ def targets_table(items):
 
 PEER_COLORS = {"scipy": "tab:blue", "numdifftools": "tab:olive", "jacobi": "tab:brown",
                "autograd": "tab:green", "num-dual": "tab:purple", "jax": "tab:cyan",
-               "torch": "tab:gray"}
+               "torch": "tab:gray", "fastdual": "tab:pink"}
 MARKERS = "osD^v<>ph*"
 
 
