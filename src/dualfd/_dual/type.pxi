@@ -132,14 +132,17 @@ cdef class Dual:
 
     @property
     def shape(self):
+        """Tuple of the value's dimensions (the tangent's shape is ``shape + (k,)``)."""
         return self._shape
 
     @property
     def ndim(self):
+        """Number of dimensions of the value, ``len(shape)``."""
         return len(self._shape)
 
     @property
     def size(self):
+        """Number of elements of the value (not counting the k directions)."""
         return self.n
 
     @property
@@ -161,6 +164,7 @@ cdef class Dual:
 
     @property
     def T(self):
+        """The transposed Dual, a view (as `numpy.ndarray.T`): writes reach this one."""
         return _transpose(self)
 
     def __len__(self):
@@ -184,48 +188,127 @@ cdef class Dual:
     # --- shape methods ---
 
     def reshape(self, *shape, order="C"):
-        """Return a Dual of a new shape (C order), like `numpy.ndarray.reshape`."""
+        """Return a Dual of a new shape (C order), like `numpy.ndarray.reshape`.
+
+        A view where NumPy's reshape gives one (writes reach this Dual), else a copy.
+
+        See Also
+        --------
+        ravel, flatten
+        """
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return _reshape(self, shape, order)
 
     def ravel(self, order="C"):
+        """Return the Dual flattened to 1-d: a view where NumPy's ravel gives one.
+
+        See Also
+        --------
+        flatten : always a copy.
+        reshape
+        """
         return _reshape(self, (-1,), order)
 
     def flatten(self, order="C"):
+        """Return a flattened 1-d copy of the Dual (value and tangents).
+
+        See Also
+        --------
+        ravel : a view where possible.
+        """
         out = _reshape(self, (-1,), order)
         return _copy(out) if (<Dual>out)._base is not None else out
 
     def transpose(self, *axes):
+        """Return a view with axes permuted, like `numpy.ndarray.transpose`.
+
+        `axes` as for NumPy: none (reverse the axes), a tuple, or the axes as
+        separate arguments.  The tangent axis stays last.
+        """
         if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
             axes = axes[0]
         return _transpose(self, axes or None)
 
     def squeeze(self, axis=None):
+        """Return a view without the length-1 axes (or only those in `axis`)."""
         return _squeeze(self, axis)
 
     def copy(self):
+        """Return a copy that owns its memory (``base`` is None), as ``np.copy``."""
         return _copy(self)
 
     def sum(self, *args, **kwargs):
+        """Sum of the elements, as ``np.sum(d, axis=None, keepdims=False)``.
+
+        Tangents are summed alike; ``axis=`` and ``keepdims=`` as in NumPy.
+
+        See Also
+        --------
+        numpy.sum, mean, prod, cumsum
+        """
         return _sum(self, *args, **kwargs)
 
     def mean(self, *args, **kwargs):
+        """Mean of the elements, as ``np.mean(d, axis=None, keepdims=False)``.
+
+        See Also
+        --------
+        numpy.mean, sum
+        """
         return _mean(self, *args, **kwargs)
 
     def prod(self, *args, **kwargs):
+        """Product of the elements, as ``np.prod(d, axis=None, keepdims=False)``.
+
+        The tangent follows the product rule, exact also where elements are zero.
+
+        See Also
+        --------
+        numpy.prod, sum
+        """
         return _prod(self, *args, **kwargs)
 
     def max(self, *args, **kwargs):
+        """Largest element, as ``np.max(d, axis=None, keepdims=False)``.
+
+        The tangent is that of the largest element; at a tie between elements whose
+        tangents differ no derivative exists, and ValueError is raised.
+
+        See Also
+        --------
+        numpy.max, min
+        """
         return _max(self, *args, **kwargs)
 
     def min(self, *args, **kwargs):
+        """Smallest element, as ``np.min(d, axis=None, keepdims=False)``.
+
+        The tangent is that of the smallest element; at a tie between elements whose
+        tangents differ no derivative exists, and ValueError is raised.
+
+        See Also
+        --------
+        numpy.min, max
+        """
         return _min(self, *args, **kwargs)
 
     def cumsum(self, *args, **kwargs):
+        """Cumulative sum, as ``np.cumsum(d, axis=None)`` (flattened without `axis`).
+
+        See Also
+        --------
+        numpy.cumsum, sum
+        """
         return _cumsum(self, *args, **kwargs)
 
     def dot(self, other):
+        """Dot product with `other` (a Dual or an array), as ``np.dot(d, other)``.
+
+        See Also
+        --------
+        numpy.dot
+        """
         return _dot(self, other)
 
     @staticmethod
