@@ -355,6 +355,13 @@ def jacobian(f, *, argnums=0, has_aux=False, method="central", step=None,
         ``J[i..., j...] = d f[i...] / d x[j...]`` (with `sparsity`: a
         ``scipy.sparse.csr_array`` of shape (m, n)).
 
+    See Also
+    --------
+    grad : the gradient of a scalar f, shaped like x.
+    jvp : ``J @ v`` without forming J.
+    jacobian_sparsity : the pattern that ``sparsity='auto'`` detects.
+    check_grad : compare a hand-written Jacobian with a numeric one.
+
     Examples
     --------
     >>> import numpy as np, dualfd as dfd
@@ -400,6 +407,13 @@ def grad(f, *, argnums=0, has_aux=False, method="central", step=None, bounds=Non
         ``g(x, *args, **kwargs)`` -> ndarray shaped like x (a float for a float x).
         Drops into ``scipy.optimize.minimize(f, x0, jac=dfd.grad(f))``.
 
+    See Also
+    --------
+    value_and_grad : f(x) and the gradient together (SciPy's ``jac=True``).
+    jacobian : the derivative of a non-scalar f.
+    hessian : second derivatives.
+    check_grad : test a hand-written gradient.
+
     Examples
     --------
     >>> import numpy as np, dualfd as dfd
@@ -435,6 +449,10 @@ def value_and_grad(f, *, argnums=0, has_aux=False, method="central", step=None,
     -------
     vg : callable
         ``vg(x, *args, **kwargs)`` -> ``(value, gradient)``.
+
+    See Also
+    --------
+    grad : the gradient alone.
 
     Examples
     --------
@@ -473,7 +491,7 @@ def jvp(f, *, argnums=0, has_aux=False, method="central", step=None, bounds=None
         order.
     has_aux : bool, optional
         f returns ``(value, aux)``; jv returns ``(f(x), J @ v, aux)``.
-    method, bounds, check_finite, workers
+    method, bounds, check_finite, workers : optional
         As for `jacobian`; with workers, the stencil's points (f(x) and one or two
         points along v) are evaluated in parallel.
     step : float or array_like, optional
@@ -487,6 +505,11 @@ def jvp(f, *, argnums=0, has_aux=False, method="central", step=None, bounds=None
     -------
     jv : callable
         ``jv(x, v, *args, **kwargs)`` -> ``(f(x), J @ v)``; ``J @ v`` has f's shape.
+
+    See Also
+    --------
+    jacobian : all of J, n directions at once.
+    Dual : the dual numbers behind ``method='dual'``.
 
     Examples
     --------

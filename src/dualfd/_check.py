@@ -346,6 +346,12 @@ def check_grad(f, g, x, *args, method="central", rtol=None, atol=None,
     AssertionError
         The check fails and `raise_on_fail` is true.
 
+    See Also
+    --------
+    GradCheck : the result and its report.
+    jacobian : the numeric reference (same options).
+    scipy.optimize.check_grad : the same 2-norm, without the report.
+
     Notes
     -----
     Entry ``(i, j)`` passes when ``|a - n| <= atol + rtol * max(|a|, |n|, s_i)

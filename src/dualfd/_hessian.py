@@ -65,6 +65,11 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
         symmetric; a float for a float x.  Drops into
         ``scipy.optimize.minimize(f, x0, jac=..., hess=dfd.hessian(f))``.
 
+    See Also
+    --------
+    grad : the exact gradient that ``method='dual'`` differences.
+    hessian_sparsity : the pattern that ``sparsity='auto'`` detects.
+
     Notes
     -----
     Why central differences of an exact gradient: the gradient then has no

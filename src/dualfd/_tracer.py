@@ -1693,6 +1693,11 @@ def jacobian_sparsity(f, x, *args, **kwargs):
         the tracer does not support; the message names it.  Pass an explicit pattern
         (``sparsity=``) or rewrite with ``np.where``.
 
+    See Also
+    --------
+    jacobian : ``sparsity='auto'`` detects this pattern and evaluates per color.
+    hessian_sparsity
+
     Examples
     --------
     >>> import numpy as np, dualfd as dfd
@@ -1736,6 +1741,11 @@ def hessian_sparsity(f, x, *args, **kwargs):
         As for `jacobian_sparsity`.
     ValueError
         f does not return a scalar.
+
+    See Also
+    --------
+    hessian : ``sparsity='auto'`` detects this pattern and uses a star coloring.
+    jacobian_sparsity
 
     Examples
     --------
