@@ -55,10 +55,12 @@ class GradCheck(float):
 
 # grad: shaped like the point; has_aux=True: (g, aux)
 @overload
-def grad(f: Fn, *, argnums: Literal[0] = ..., has_aux: Literal[False] = ...,  # type: ignore[overload-overlap]
+def grad(f: Fn, *,  # type: ignore[overload-overlap]
+         argnums: Literal[0] = ..., has_aux: Literal[False] = ...,
          **options: Unpack[FDOptions]) -> Grad: ...
 @overload
-def grad(f: AuxFn[_A], *, argnums: Literal[0] = ..., has_aux: Literal[True],  # type: ignore[overload-overlap]
+def grad(f: AuxFn[_A], *,  # type: ignore[overload-overlap]
+         argnums: Literal[0] = ..., has_aux: Literal[True],
          **options: Unpack[FDOptions]) -> GradAux[_A]: ...
 @overload
 def grad(f: Fn, *, argnums: int, has_aux: Literal[False] = ...,
@@ -84,29 +86,36 @@ def grad(f: Fn, *, argnums: int | tuple[int, ...] = ..., has_aux: bool = ...,
 
 # value_and_grad: (value, g); has_aux=True: ((value, aux), g), JAX's convention
 @overload
-def value_and_grad(f: Fn, *, argnums: Literal[0] = ..., has_aux: Literal[False] = ...,  # type: ignore[overload-overlap]
+def value_and_grad(f: Fn, *,  # type: ignore[overload-overlap]
+                   argnums: Literal[0] = ..., has_aux: Literal[False] = ...,
                    **options: Unpack[FDOptions]) -> ValueAndGrad: ...
 @overload
-def value_and_grad(f: AuxFn[_A], *, argnums: Literal[0] = ..., has_aux: Literal[True],  # type: ignore[overload-overlap]
+def value_and_grad(f: AuxFn[_A], *,  # type: ignore[overload-overlap]
+                   argnums: Literal[0] = ..., has_aux: Literal[True],
                    **options: Unpack[FDOptions]) -> ValueAndGradAux[_A]: ...
 @overload
 def value_and_grad(f: Fn, *, argnums: int, has_aux: Literal[False] = ...,
                    **options: Unpack[FDOptions]) -> ArgnumsInto[tuple[float, Point]]: ...
 @overload
 def value_and_grad(f: AuxFn[_A], *, argnums: int, has_aux: Literal[True],
-                   **options: Unpack[FDOptions]) -> ArgnumsInto[tuple[tuple[float, _A], Point]]: ...
+                   **options: Unpack[FDOptions],
+) -> ArgnumsInto[tuple[tuple[float, _A], Point]]: ...
 @overload
 def value_and_grad(f: Fn, *, argnums: tuple[int, int], has_aux: Literal[False] = ...,
-                   **options: Unpack[FDOptions]) -> ArgnumsInto[tuple[float, tuple[Point, Point]]]: ...
+                   **options: Unpack[FDOptions],
+) -> ArgnumsInto[tuple[float, tuple[Point, Point]]]: ...
 @overload
 def value_and_grad(f: AuxFn[_A], *, argnums: tuple[int, int], has_aux: Literal[True],
-                   **options: Unpack[FDOptions]) -> ArgnumsInto[tuple[tuple[float, _A], tuple[Point, Point]]]: ...
+                   **options: Unpack[FDOptions],
+) -> ArgnumsInto[tuple[tuple[float, _A], tuple[Point, Point]]]: ...
 @overload
 def value_and_grad(f: Fn, *, argnums: tuple[int, ...], has_aux: Literal[False] = ...,
-                   **options: Unpack[FDOptions]) -> ArgnumsInto[tuple[float, tuple[Point, ...]]]: ...
+                   **options: Unpack[FDOptions],
+) -> ArgnumsInto[tuple[float, tuple[Point, ...]]]: ...
 @overload
 def value_and_grad(f: AuxFn[_A], *, argnums: tuple[int, ...], has_aux: Literal[True],
-                   **options: Unpack[FDOptions]) -> ArgnumsInto[tuple[tuple[float, _A], tuple[Point, ...]]]: ...
+                   **options: Unpack[FDOptions],
+) -> ArgnumsInto[tuple[tuple[float, _A], tuple[Point, ...]]]: ...
 @overload
 def value_and_grad(f: Fn, *, argnums: int | tuple[int, ...] = ..., has_aux: bool = ...,
                    **options: Unpack[FDOptions]) -> ArgnumsInto[Any]: ...
@@ -117,11 +126,13 @@ def jacobian(f: Fn, *, argnums: Literal[0] = ..., has_aux: Literal[False] = ...,
              sparsity: Sparsity, check_sparsity: bool = ...,
              **options: Unpack[FDOptions]) -> SparseJacobian: ...
 @overload
-def jacobian(f: Fn, *, argnums: Literal[0] = ..., has_aux: Literal[False] = ...,  # type: ignore[overload-overlap]
+def jacobian(f: Fn, *,  # type: ignore[overload-overlap]
+             argnums: Literal[0] = ..., has_aux: Literal[False] = ...,
              sparsity: None = ..., check_sparsity: Literal[False] = ...,
              **options: Unpack[FDOptions]) -> Jacobian: ...
 @overload
-def jacobian(f: AuxFn[_A], *, argnums: Literal[0] = ..., has_aux: Literal[True],  # type: ignore[overload-overlap]
+def jacobian(f: AuxFn[_A], *,  # type: ignore[overload-overlap]
+             argnums: Literal[0] = ..., has_aux: Literal[True],
              sparsity: None = ..., check_sparsity: Literal[False] = ...,
              **options: Unpack[FDOptions]) -> JacobianAux[_A]: ...
 @overload
@@ -139,7 +150,8 @@ def jacobian(f: Fn, *, argnums: tuple[int, int], has_aux: Literal[False] = ...,
 @overload
 def jacobian(f: AuxFn[_A], *, argnums: tuple[int, int], has_aux: Literal[True],
              sparsity: None = ..., check_sparsity: Literal[False] = ...,
-             **options: Unpack[FDOptions]) -> ArgnumsInto[tuple[tuple[Point, Point], _A]]: ...
+             **options: Unpack[FDOptions],
+) -> ArgnumsInto[tuple[tuple[Point, Point], _A]]: ...
 @overload
 def jacobian(f: Fn, *, argnums: tuple[int, ...], has_aux: Literal[False] = ...,
              sparsity: None = ..., check_sparsity: Literal[False] = ...,
