@@ -22,6 +22,7 @@ mypy_api = pytest.importorskip("mypy.api")
 # for NDArray[float64] and Point for float | Array (see _normalized).
 USER_SCRIPT = '''
 import concurrent.futures
+import multiprocessing.pool
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,23 @@ def f_kw(x: Array, *, scale: float) -> float:
 
 def g_kw(x: Array, *, scale: float) -> Array:
     return 2 * scale * x
+
+
+class Client:
+    """What dask.distributed.Client offers (the stubs do not import dask)."""
+
+    def submit(self, func: Any, *args: Any, key: str | None = None,
+               **kwargs: Any) -> int:
+        return 0
+
+    def gather(self, futures: list[int], errors: str = "raise") -> list[Any]:
+        return []
+
+
+def typed_only(pool: multiprocessing.pool.Pool, client: Client) -> None:
+    """Type-checked, never run."""
+    dfd.jacobian(vec, workers=pool.map).close()
+    dfd.hessian(f, workers=client, method="central").close()
 
 
 def pool_map(func: Any, items: Any) -> list[Any]:
@@ -156,6 +174,7 @@ dfd.check_grad(f, f, 1.0, direction="some")  # E: Argument "direction" to "check
 dfd.check_grad(f, f, 1.0, method="auto")  # E: Argument "method" to "check_grad"
 dfd.grad(f).into(np.empty(1))  # E: Too few arguments for "into"
 y: float = dfd.grad(f)(np.ones(2))  # E: Incompatible types in assignment
+dfd.jacobian(f, workers="threads")  # E: No overload variant of "jacobian" matches
 '''
 
 _ARRAY = re.compile(r"numpy\.ndarray\[(?:tuple\[[^\]]*\]|Any), "
