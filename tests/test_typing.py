@@ -99,6 +99,7 @@ reveal_type(dfd.grad(f)(xs))  # -> Array
 reveal_type(dfd.grad(f, method="dual", chunk=2).into(np.empty(2), x))  # -> Array
 reveal_type(dfd.grad(f_aux, has_aux=True)(x))  # -> tuple[Array, dict[str, int]]
 reveal_type(dfd.grad(f_aux, has_aux=True)(0.5))  # -> tuple[float, dict[str, int]]
+reveal_type(dfd.grad(lambda x: (np.sum(x), "aux"), has_aux=True)(x))  # -> tuple[Array, str]
 reveal_type(dfd.grad(f2, argnums=1)(x, x))  # -> Point
 reveal_type(dfd.grad(f2, argnums=(0, 1), method="3-point")(x, x))  # -> tuple[Point, Point]
 reveal_type(dfd.grad(f2, argnums=(1,))(x, x))  # -> tuple[Point, ...]
@@ -175,6 +176,7 @@ dfd.check_grad(f, f, 1.0, method="auto")  # E: Argument "method" to "check_grad"
 dfd.grad(f).into(np.empty(1))  # E: Too few arguments for "into"
 y: float = dfd.grad(f)(np.ones(2))  # E: Incompatible types in assignment
 dfd.jacobian(f, workers="threads")  # E: No overload variant of "jacobian" matches
+dfd.grad(f, has_aux=bool(1))  # E: No overload variant of "grad" matches
 '''
 
 _ARRAY = re.compile(r"numpy\.ndarray\[(?:tuple\[[^\]]*\]|Any), "

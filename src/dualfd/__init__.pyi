@@ -80,9 +80,6 @@ def grad(f: Fn, *, argnums: tuple[int, ...], has_aux: Literal[False] = ...,
 @overload
 def grad(f: AuxFn[_A], *, argnums: tuple[int, ...], has_aux: Literal[True],
          **options: Unpack[FDOptions]) -> ArgnumsInto[tuple[tuple[Point, ...], _A]]: ...
-@overload
-def grad(f: Fn, *, argnums: int | tuple[int, ...] = ..., has_aux: bool = ...,
-         **options: Unpack[FDOptions]) -> ArgnumsInto[Any]: ...
 
 # value_and_grad: (value, g); has_aux=True: ((value, aux), g), JAX's convention
 @overload
@@ -116,9 +113,6 @@ def value_and_grad(f: Fn, *, argnums: tuple[int, ...], has_aux: Literal[False] =
 def value_and_grad(f: AuxFn[_A], *, argnums: tuple[int, ...], has_aux: Literal[True],
                    **options: Unpack[FDOptions],
 ) -> ArgnumsInto[tuple[tuple[float, _A], tuple[Point, ...]]]: ...
-@overload
-def value_and_grad(f: Fn, *, argnums: int | tuple[int, ...] = ..., has_aux: bool = ...,
-                   **options: Unpack[FDOptions]) -> ArgnumsInto[Any]: ...
 
 # jacobian: f_shape + x_shape; has_aux=True: (J, aux); sparsity=: a csr_array (m, n)
 @overload
@@ -160,10 +154,6 @@ def jacobian(f: Fn, *, argnums: tuple[int, ...], has_aux: Literal[False] = ...,
 def jacobian(f: AuxFn[_A], *, argnums: tuple[int, ...], has_aux: Literal[True],
              sparsity: None = ..., check_sparsity: Literal[False] = ...,
              **options: Unpack[FDOptions]) -> ArgnumsInto[tuple[tuple[Point, ...], _A]]: ...
-@overload
-def jacobian(f: Fn, *, argnums: int | tuple[int, ...] = ..., has_aux: bool = ...,
-             sparsity: Sparsity | None = ..., check_sparsity: bool = ...,
-             **options: Unpack[FDOptions]) -> ArgnumsInto[Any] | SparseJacobian: ...
 
 # jvp: jv(x, v, *args, **kwargs) -> (f(x), J @ v); has_aux=True: (f(x), J @ v, aux)
 @overload
@@ -180,9 +170,6 @@ def jvp(f: Callable[..., _V], *, argnums: int | tuple[int, ...],
 def jvp(f: Callable[..., tuple[_V, _A]], *, argnums: int | tuple[int, ...],
         has_aux: Literal[True],
         **options: Unpack[JvpOptions]) -> Argnums[tuple[_V, Point, _A]]: ...
-@overload
-def jvp(f: Fn, *, argnums: int | tuple[int, ...] = ..., has_aux: bool = ...,
-        **options: Unpack[JvpOptions]) -> Argnums[Any]: ...
 
 # hessian: x_shape + x_shape; with sparsity= a csr_array (n, n)
 @overload

@@ -16,6 +16,9 @@ Result types follow the calling convention:
   derivative is ``float | NDArray[float64]`` (`Point`); a tuple ``argnums``
   gives a tuple of those;
 - ``has_aux=True``: f returns ``(value, aux)``; aux's type is taken from f.
+  has_aux is overloaded on ``Literal[True]``/``Literal[False]``: a plain bool
+  does not type-check.  A catch-all overload for it would make every call with
+  an untyped f (a lambda) ambiguous, and mypy answers Any for those.
 """
 
 import concurrent.futures
