@@ -163,11 +163,11 @@ def jvp(f: Callable[..., _V], *, argnums: Literal[0] = ..., has_aux: Literal[Fal
 def jvp(f: Callable[..., tuple[_V, _A]], *, argnums: Literal[0] = ...,
         has_aux: Literal[True], **options: Unpack[JvpOptions]) -> JvpAux[_V, _A]: ...
 @overload
-def jvp(f: Callable[..., _V], *, argnums: int | tuple[int, ...],
+def jvp(f: Callable[..., _V], *, argnums: int,
         has_aux: Literal[False] = ...,
         **options: Unpack[JvpOptions]) -> Argnums[tuple[_V, Point]]: ...
 @overload
-def jvp(f: Callable[..., tuple[_V, _A]], *, argnums: int | tuple[int, ...],
+def jvp(f: Callable[..., tuple[_V, _A]], *, argnums: int,
         has_aux: Literal[True],
         **options: Unpack[JvpOptions]) -> Argnums[tuple[_V, Point, _A]]: ...
 
@@ -182,7 +182,8 @@ def hessian(f: Callable[..., Any], *, sparsity: Sparsity,
 def check_grad(f: Callable[..., Any], g: Callable[..., Any], x: ArrayLike, *args: Any,
                method: CheckMethod = ..., rtol: float | None = ...,
                atol: float | None = ..., raise_on_fail: bool = ...,
-               direction: Direction = ..., step: ArrayLike | None = ...,
+               direction: Direction = ..., rng: np.random.Generator | int | None = ...,
+               step: ArrayLike | None = ...,
                bounds: BoundsLike | None = ..., vectorized: bool = ...,
                check_finite: bool = ..., chunk: int | None = ...,
                workers: Workers = ..., **kwargs: Any) -> GradCheck: ...
