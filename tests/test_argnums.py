@@ -169,3 +169,15 @@ def test_bad_calls():
         dfd.jvp(f, argnums=(0, 1))
     with pytest.raises(TypeError, match="argument 0 .* must be a real number"):
         dfd.grad(f, argnums=(0, 1))(np.array(["a"]), X, 2.0)
+
+
+def test_into_with_argnums_and_aux():
+    out = np.empty(3)
+    g, aux = dfd.grad(with_aux, has_aux=True, method="dual").into(out, X, 2.0)
+    assert g is out and aux["size"] == 3
+    np.testing.assert_allclose(out, 2.0 * np.cos(X), rtol=1e-14)
+    r = dfd.grad(f, argnums=1, method="dual").into(out, A, X, 2.0)
+    assert r is out
+    np.testing.assert_allclose(out, df_dx(A, X, 2.0), rtol=1e-14)
+    with pytest.raises(TypeError, match="into\\(\\) writes one derivative"):
+        dfd.grad(f, argnums=(0, 1)).into(out, A, X, 2.0)

@@ -97,11 +97,11 @@ def fmt_time(seconds):
     return f"{seconds * 1e3:.2f} ms"
 
 
-def show_terms():
-    print("\nTerms")
-    width = max(len(term) for term, _ in TERMS)
-    for term, meaning in TERMS:
-        print(f"  {term:<{width}}  {meaning}")
+def show_table(title, rows):
+    print(f"\n{title}")
+    width = max(len(left) for left, _ in rows)
+    for left, right in rows:
+        print(f"  {left:<{width}}  {right}")
 
 
 def show_gradients():
@@ -160,20 +160,13 @@ def show_timing(n=100):
         print(f"  {ours} vs {theirs}: {times[theirs] / times[ours]:.1f}x")
 
 
-def show_next():
-    print("\nRead next")
-    width = max(len(where) for where, _ in NEXT)
-    for where, what in NEXT:
-        print(f"  {where:<{width}}  {what}")
-
-
 def main():
     print(f"dualfd {dfd.__version__}: derivatives of Python/NumPy functions")
-    show_terms()
+    show_table("Terms", TERMS)
     show_gradients()
     show_jacobians()
     show_timing()
-    show_next()
+    show_table("Read next", NEXT)
 
 
 if __name__ == "__main__":

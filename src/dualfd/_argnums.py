@@ -160,6 +160,22 @@ class _Adapted(_api._Transformed):
             out = self.inner(args[nums], *args[:nums], *args[nums + 1:], **kwargs)
         else:
             out = self.inner(*args, **kwargs)
+        return self._with_aux(out, args, kwargs)
+
+    def into(self, out, *args, **kwargs):
+        """As ``self(*args, **kwargs)``, writing the derivative into `out` (see
+        `Transform.into`); an int argnums only: a tuple gives several arrays."""
+        nums = self.nums
+        if isinstance(nums, tuple) or not hasattr(self.inner, "into"):
+            raise TypeError(f"{self.kind}: into() writes one derivative: it needs an "
+                            "int argnums and a dense grad, jacobian or value_and_grad")
+        if len(args) <= nums:
+            raise TypeError(f"{self.kind}: argnums={nums!r} needs at least {nums + 1} "
+                            f"positional arguments; got {len(args)}")
+        res = self.inner.into(out, args[nums], *args[:nums], *args[nums + 1:], **kwargs)
+        return self._with_aux(res, args, kwargs)
+
+    def _with_aux(self, out, args, kwargs):
         if not self.has_aux:
             return out
         aux = self._aux(args, kwargs)
