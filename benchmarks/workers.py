@@ -98,7 +98,7 @@ class Counted:
     """f, counting its calls (serial engines only: calls in workers are not seen)."""
 
     def __init__(self, f):
-        self.f, self.calls = f, 0
+        self.f, self.calls, self.jacobians = f, 0, 1
 
     def __call__(self, x, *args):
         self.calls += 1
@@ -151,16 +151,6 @@ def counting_pool(engine):
     return pool, tally
 
 
-def time_calls(call, k):
-    """(results, times) of k calls."""
-    results, times = [], []
-    for _ in range(k):
-        t0 = time.perf_counter()
-        results.append(call())
-        times.append(time.perf_counter() - t0)
-    return results, times
-
-
 def start_dask():
     from distributed import Client, LocalCluster
     t0 = time.perf_counter()
@@ -172,77 +162,97 @@ def start_dask():
 
 
 def bench_case(n, stencil, consts, mode, client, scipy_pool):
-    """The rows of one (n, stencil): each engine's times, evaluation counts and result."""
+    """The rows of one (n, stencil): each engine's times, evaluation counts and result.
+
+    Each engine's first call is made (and timed) first; then the engines take turns,
+    one call each per round, so that a change in the machine's load over the case hits
+    them alike and their ratios hold (the cores are shared)."""
     import dualfd as dfd
     x = np.linspace(-1.0, 1.0, n)
     sp_method = STENCILS[stencil]
-    rows, results = [], {}
+    # t_f again here: a shared machine's load drifts over a run, and the overheads
+    # below are differences from ceil(evals / workers) x t_f
+    t_f = time_f(consts, x, 3)
+    engines = []   # (engine, library, workers, call, evaluation count: a thunk)
 
-    def add(engine, library, first, times, J, evals, tasks=None, parallel=0):
-        row = {"n": n, "stencil": stencil, "engine": engine, "library": library,
-               "workers": parallel, "evals": evals, "tasks": tasks,
-               "first_call": first, **house.summarize(times), "times": times}
-        rows.append(row)
-        results[engine] = J
-        house.log(f"  {engine}: {house.fmt_time(row['median'])}")
-        return row
+    f_ours = Counted(slow_f)
+    J_serial = dfd.jacobian(f_ours, method=stencil)
+    engines.append(("dualfd serial", "dualfd", 0, lambda: J_serial(x, consts),
+                    lambda: f_ours.calls // f_ours.jacobians))
 
-    # dualfd serial: median of `repeat` calls (no start-up to exclude)
-    f = Counted(slow_f)
-    J_serial = dfd.jacobian(f, method=stencil)
-    out, times = time_calls(lambda: J_serial(x, consts), mode.repeat)
-    add("dualfd serial", "dualfd", times[0], times, out[0], f.calls // mode.repeat)
-
-    # dualfd workers=2: a new transform, its first call starts the processes
+    # workers=2: a new transform, whose first call starts the processes
     pool, tally = counting_pool(WORKERS)
-    with dfd.jacobian(slow_f, method=stencil, workers=pool) as J_par:
-        out, times = time_calls(lambda: J_par(x, consts), mode.repeat + 1)
-    add(f"dualfd workers={WORKERS}", "dualfd", times[0], times[1:], out,
-        tally["points"] // tally["calls"], tally["tasks"] // tally["calls"], WORKERS)
-
+    J_par = dfd.jacobian(slow_f, method=stencil, workers=pool)
+    engines.append((f"dualfd workers={WORKERS}", "dualfd", WORKERS, lambda: J_par(x, consts),
+                    tally))
     if client is not None:
-        pool, tally = counting_pool(client)
-        J_dask = dfd.jacobian(slow_f, method=stencil, workers=pool)
-        out, times = time_calls(lambda: J_dask(x, consts), mode.repeat + 1)
-        add("dualfd Dask", "dualfd", times[0], times[1:], out,
-            tally["points"] // tally["calls"], tally["tasks"] // tally["calls"], WORKERS)
+        dask_pool, dask_tally = counting_pool(client)
+        J_dask = dfd.jacobian(slow_f, method=stencil, workers=dask_pool)
+        engines.append(("dualfd Dask", "dualfd", WORKERS, lambda: J_dask(x, consts),
+                        dask_tally))
 
-    # SciPy: f0 is always evaluated (approx_derivative checks its shape), so the
+    # SciPy always evaluates f(x0) (approx_derivative checks its shape), so its
     # 3-point stencil costs 2n + 1 calls
-    f = Counted(slow_f)
-    out, times = time_calls(
-        lambda: approx_derivative(f, x, method=sp_method, args=(consts,)), mode.repeat)
-    add("scipy serial", "scipy", times[0], times, out[0], f.calls // mode.repeat)
-    evals_scipy = rows[-1]["evals"]
-
+    f_peer = Counted(slow_f)
+    engines.append(("scipy serial", "scipy", 0,
+                    lambda: approx_derivative(f_peer, x, method=sp_method, args=(consts,)),
+                    lambda: f_peer.calls // f_peer.jacobians))
     # workers=int: SciPy makes a multiprocessing Pool per call, so every call is a first
-    out, times = time_calls(
-        lambda: approx_derivative(slow_f, x, method=sp_method, args=(consts,),
-                                  workers=WORKERS), mode.repeat)
-    add(f"scipy workers={WORKERS}", "scipy", times[0], times, out, evals_scipy,
-        parallel=WORKERS)
+    engines.append((f"scipy workers={WORKERS}", "scipy", WORKERS,
+                    lambda: approx_derivative(slow_f, x, method=sp_method, args=(consts,),
+                                              workers=WORKERS), None))
+    # a persistent pool's map (started before the first call, so first ~ steady)
+    engines.append((f"scipy Pool({WORKERS}).map", "scipy", WORKERS,
+                    lambda: approx_derivative(slow_f, x, method=sp_method, args=(consts,),
+                                              workers=scipy_pool.map), None))
 
-    # a persistent pool's map (started before the first call, so first = steady)
-    out, times = time_calls(
-        lambda: approx_derivative(slow_f, x, method=sp_method, args=(consts,),
-                                  workers=scipy_pool.map), mode.repeat)
-    add(f"scipy Pool({WORKERS}).map", "scipy", times[0], times, out, evals_scipy,
-        parallel=WORKERS)
+    firsts, results = {}, {}
+    times, cpu = {e[0]: [] for e in engines}, {e[0]: [] for e in engines}
+    try:
+        for name, _, _, call, _ in engines:
+            t0 = time.perf_counter()
+            results[name] = [call()]
+            firsts[name] = time.perf_counter() - t0
+        for _ in range(mode.repeat):
+            for name, _, _, call, _ in engines:
+                c0, t0 = time.process_time(), time.perf_counter()
+                results[name].append(call())
+                times[name].append(time.perf_counter() - t0)
+                # this process's CPU (all its threads): what the driver itself costs
+                cpu[name].append(time.process_time() - c0)
+    finally:
+        J_par.close()
+    f_ours.jacobians = f_peer.jacobians = mode.repeat + 1
 
-    # bitwise: every parallel Jacobian against its library's serial one
-    for row in rows:
-        if not row["workers"]:
+    rows = []
+    for name, library, parallel, _, count in engines:
+        if isinstance(count, dict):        # dualfd's Workers, counted as it ran
+            evals, tasks = count["points"] // count["calls"], count["tasks"] // count["calls"]
+        else:                              # serial: calls of f; SciPy parallel: as serial
+            evals, tasks = (count() if count else rows_by(rows, "scipy serial")["evals"]), None
+        row = {"n": n, "stencil": stencil, "engine": name, "library": library,
+               "workers": parallel, "evals": evals, "tasks": tasks, "t_f": t_f,
+               "first_call": firsts[name], **house.summarize(times[name]),
+               "times": times[name], "driver_cpu": statistics.median(cpu[name])}
+        if parallel:   # bitwise: every parallel Jacobian against its library's serial one
+            serial = results[f"{library} serial"][0]
+            row["equal"] = all(np.array_equal(J, serial) for J in results[name])
+        else:
             row["equal"] = None
-            continue
-        serial = results[f"{row['library']} serial"]
-        got = results[row["engine"]]
-        row["equal"] = all(np.array_equal(J, serial) for J in got)
+        rows.append(row)
+        house.log(f"  {name}: {house.fmt_time(row['median'])} (first "
+                  f"{house.fmt_time(row['first_call'])})")
     return rows
 
 
-def derive(rows, t_f):
-    """Speed-ups, ideal speed-ups and overheads (in place)."""
+def rows_by(rows, engine):
+    return next(r for r in rows if r["engine"] == engine)
+
+
+def derive(rows):
+    """Speed-ups, ideal speed-ups and overheads (in place), from each case's t_f."""
     for row in rows:
+        t_f = row["t_f"]
         base = next(r for r in rows if r["n"] == row["n"] and r["stencil"] == row["stencil"]
                     and r["engine"] == "dualfd serial")
         row["speedup"] = base["median"] / row["median"]
@@ -314,26 +324,31 @@ def markdown(report):
              f"dualfd {report['versions']['dualfd']}, SciPy {report['versions']['scipy']}, "
              f"distributed {report['versions']['distributed']}.",
              f"f: R^n -> R^{M_OUT}, {report['steps']} steps of 64 x 64 products; "
-             f"t_f = {t(report['t_f'])} (median bare call, BLAS 1 thread); "
-             f"{WORKERS} workers.",
-             "time: median per Jacobian (parallel dualfd: 2nd..kth call of one transform; "
-             "SciPy workers=int makes a Pool per call); first: the first call (dualfd "
+             f"t_f = {t(report['t_f'])} at start-up (median bare call, BLAS 1 thread; "
+             f"again before each case, below); {WORKERS} workers; load average "
+             f"{report['load'][0]:.2f} before, {report['load'][1]:.2f} after (1 minute: "
+             "other processes on these cores make the speed-ups lower).",
+             "time: median per Jacobian over the calls after the first (engines take turns, a "
+             "call each per round; SciPy workers=int makes a Pool per call); first: the "
+             "first call (dualfd "
              "workers=2: starts the processes; Dask: scatters f); speed-up: dualfd serial "
              "time / time; ideal: evals / ceil(evals / workers); overhead = time - "
-             "ceil(evals / workers) x t_f, per Jacobian and per task.", ""]
+             "ceil(evals / workers) x t_f, per Jacobian and per task; driver CPU: this process's "
+             "CPU time per Jacobian (median; serial: f itself).", ""]
     for (n, stencil) in dict.fromkeys((r["n"], r["stencil"]) for r in report["rows"]):
         rows = [r for r in report["rows"] if r["n"] == n and r["stencil"] == stencil]
-        lines += [f"## n = {n}, {stencil} ('{STENCILS[stencil]}')", "",
+        lines += [f"## n = {n}, {stencil} ('{STENCILS[stencil]}'), t_f = {t(rows[0]['t_f'])}",
+                  "",
                   "| engine | evals | tasks | time | first | speed-up | ideal "
-                  "| overhead ms | first ms | ms/task | bitwise = serial |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                  "| overhead ms | first ms | ms/task | driver CPU | bitwise = serial |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
         for r in rows:
             eq = "-" if r["equal"] is None else ("yes" if r["equal"] else "MISMATCH")
             lines.append(
                 f"| {r['engine']} | {r['evals']} | {r['tasks'] or '-'} | {t(r['median'])} | "
                 f"{t(r['first_call'])} | {r['speedup']:.2f}x | {r['ideal_speedup']:.2f}x | "
                 f"{ms(r['overhead'])} | {ms(r['overhead_first'])} | "
-                f"{ms(r['overhead_per_task'])} | {eq} |")
+                f"{ms(r['overhead_per_task'])} | {t(r['driver_cpu'])} | {eq} |")
         lines.append("")
     lines += ["## Dask", "", f"LocalCluster({WORKERS} processes, 1 thread each) + Client "
               f"start-up: {t(report['dask_startup']) if report['dask_startup'] else '-'}"
@@ -366,6 +381,7 @@ def main(argv=None):
     mode = MODES[mode_name]
     import dualfd
     start = time.perf_counter()
+    load_before = os.getloadavg()[0]
 
     steps = calibrate(mode.target_tf)
     t_f = time_f(make_constants(16, steps), np.linspace(-1.0, 1.0, 16), 5)
@@ -396,8 +412,9 @@ def main(argv=None):
             if client is not None:
                 client.close()
                 cluster.close()
-    derive(rows, t_f)
+    derive(rows)
     report = {"mode": mode_name, "rows": rows, "t_f": t_f, "steps": steps,
+              "load": (load_before, os.getloadavg()[0]),
               "workers": WORKERS, "dask_startup": dask_startup, "dask_note": dask_note,
               "projection": projection(rows, dask_startup=dask_startup),
               "versions": {"dualfd": dualfd.__version__, "scipy": scipy.__version__,

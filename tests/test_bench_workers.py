@@ -81,7 +81,8 @@ def test_smoke_run_rows_are_bitwise_equal_to_serial(smoke):
 
     text = (out / "workers.md").read_text()
     assert text in proc.stdout
-    for heading in ("## n = 4, forward ('2-point')", "## n = 4, central ('3-point')",
+    for heading in ("## n = 4, forward ('2-point'), t_f = ",
+                    "## n = 4, central ('3-point'), t_f = ",
                     "## Dask", "## Projection: 1,000 parameters", "## Targets"):
         assert heading in text
     assert "MISMATCH" not in text
