@@ -105,6 +105,15 @@ class Counted:
         return self.f(x, *args)
 
 
+def bare_loop(args):
+    """k calls of f in a worker, no FD around them: two of these at once, against the
+    serial Jacobian, give the speed-up the cores allow at that moment."""
+    consts, x, k = args
+    for _ in range(k):
+        slow_f(x, consts)
+    return k
+
+
 def time_f(consts, x, calls):
     times = []
     for _ in range(calls):
@@ -206,6 +215,13 @@ def bench_case(n, stencil, consts, mode, client, scipy_pool):
                     lambda: approx_derivative(slow_f, x, method=sp_method, args=(consts,),
                                               workers=scipy_pool.map), None))
 
+    # the ceiling: f alone, split over two pool processes as dualfd splits the points
+    bare_evals = n + 1 if stencil == "forward" else 2 * n
+    split = [(consts, x, -(-bare_evals // WORKERS)), (consts, x, bare_evals // WORKERS)]
+    engines.append((f"bare f, {WORKERS} processes", "none", WORKERS,
+                    lambda: scipy_pool.map(bare_loop, split, chunksize=1),
+                    lambda: bare_evals))
+
     firsts, results = {}, {}
     times, cpu = {e[0]: [] for e in engines}, {e[0]: [] for e in engines}
     try:
@@ -234,7 +250,7 @@ def bench_case(n, stencil, consts, mode, client, scipy_pool):
                "workers": parallel, "evals": evals, "tasks": tasks, "t_f": t_f,
                "first_call": firsts[name], **house.summarize(times[name]),
                "times": times[name], "driver_cpu": statistics.median(cpu[name])}
-        if parallel:   # bitwise: every parallel Jacobian against its library's serial one
+        if parallel and library != "none":   # bitwise: every parallel Jacobian against its library's serial one
             serial = results[f"{library} serial"][0]
             row["equal"] = all(np.array_equal(J, serial) for J in results[name])
         else:
@@ -301,8 +317,10 @@ def targets(rows):
     for (n, stencil) in dict.fromkeys((r["n"], r["stencil"]) for r in rows):
         at = {r["engine"]: r for r in rows if r["n"] == n and r["stencil"] == stencil}
         ours, peer = at[f"dualfd workers={WORKERS}"], at[f"scipy workers={WORKERS}"]
+        bare = at[f"bare f, {WORKERS} processes"]
         add(f"n = {n}, {stencil}: dualfd workers={WORKERS} speed-up over serial "
-            f"(ideal {ours['ideal_speedup']:.2f}x)", ours["speedup"], ">= 1.8x",
+            f"(ideal {ours['ideal_speedup']:.2f}x; bare f on {WORKERS} processes, same "
+            f"rounds: {bare['speedup']:.2f}x)", ours["speedup"], ">= 1.8x",
             ours["speedup"] >= 1.8, "{:.2f}x")
         ratio = ours["median"] / peer["median"]
         add(f"n = {n}, {stencil}: time dualfd workers={WORKERS} / SciPy workers={WORKERS}",
@@ -334,7 +352,10 @@ def markdown(report):
              "workers=2: starts the processes; Dask: scatters f); speed-up: dualfd serial "
              "time / time; ideal: evals / ceil(evals / workers); overhead = time - "
              "ceil(evals / workers) x t_f, per Jacobian and per task; driver CPU: this process's "
-             "CPU time per Jacobian (median; serial: f itself).", ""]
+             "CPU time per Jacobian (median; serial: f itself).  'bare f, 2 processes': "
+             "the same evaluations split in two, no FD and no transfer of points: the "
+             "speed-up the cores allow in the same rounds (other processes on the shared "
+             "cores lower it).", ""]
     for (n, stencil) in dict.fromkeys((r["n"], r["stencil"]) for r in report["rows"]):
         rows = [r for r in report["rows"] if r["n"] == n and r["stencil"] == stencil]
         lines += [f"## n = {n}, {stencil} ('{STENCILS[stencil]}'), t_f = {t(rows[0]['t_f'])}",
