@@ -331,6 +331,18 @@ def test_tasks_one_per_worker():
     assert calls == [list(range(2 * X.size))]
 
 
+def test_dask_tasks_go_to_distinct_workers(dask_client):
+    """One task per worker: two tasks queued on one worker would take twice as long."""
+    from distributed import get_task_stream
+    dask_client.wait_for_workers(2, timeout=60)
+    jac = dfd.jacobian(vec3, workers=dask_client)
+    for _ in range(4):
+        with get_task_stream(dask_client) as ts:
+            jac(X, 2.0)
+        ran = [t["worker"] for t in ts.data if "_dask_task" in str(t["key"])]
+        assert len(ran) == 2 and len(set(ran)) == 2
+
+
 def test_dask_scatters_f_once(dask_client):
     pool = _workers.parse(dask_client)
     jac = dfd.jacobian(vec3, workers=pool)

@@ -455,8 +455,14 @@ class _DaskPool(Workers):
         return self._scattered[1]
 
     def _map(self, task, blocks):
-        futures = [self.client.submit(_dask_task, task.payload, task.pointwise, b,
-                                      pure=False) for b in blocks]
+        # One task per worker thread, each placed on its own slot: left to itself the
+        # scheduler often queued two on one worker while the other idled.
+        # allow_other_workers keeps the rescheduling of a lost worker's task.
+        slots = [a for a, k in sorted(self.client.nthreads().items()) for _ in range(k)]
+        futures = [self.client.submit(
+            _dask_task, task.payload, task.pointwise, b, pure=False,
+            workers=[slots[i % len(slots)]] if slots else None,
+            allow_other_workers=True) for i, b in enumerate(blocks)]
         try:
             return self.client.gather(futures)
         finally:
