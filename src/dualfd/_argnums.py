@@ -133,7 +133,6 @@ class _Adapted(_api._Transformed):
         self.kind = kind
         super().__init__(f, inner.method)
         self.inner = inner
-        self.workers = getattr(inner, "workers", None)
         self.nums = nums
         self.has_aux = has_aux
         self.vectorized = vectorized

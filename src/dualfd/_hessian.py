@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _api, _workers
-from ._fd import as_point, check_finite_x, index_str, output_array
+from ._fd import as_point, check_finite_x, index_str, output_array, vector_points
 from ._options import ParsedBounds
 from ._options import sparsity as _sparsity
 
@@ -340,9 +340,8 @@ def _values(f, x0, h, keys, args, kwargs, vectorized, workers=None):
     shape, n, K = x0.shape, x0.size, len(keys)
     xf = x0.reshape(-1)
     F = np.empty(K)
-    block = max(1, (1 << 22) // max(n, 1))
-    if workers is not None:
-        block = workers.block_points(n, vectorized, 0)
+    block = vector_points(n) if workers is None else workers.block_points(
+        n, vectorized, 0)
     for k0 in range(0, K, block):
         P = np.repeat(xf.reshape(1, n), min(block, K - k0), axis=0)
         for r, key in enumerate(keys[k0:k0 + block]):

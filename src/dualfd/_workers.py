@@ -29,6 +29,8 @@ import weakref
 
 import numpy as np
 
+from ._fd import vector_points
+
 __all__ = ["Workers", "parse"]
 
 
@@ -88,7 +90,7 @@ class Workers:
         """Stencil points per block the driver builds (memory ~ points x n doubles)
         and hands to `run` at once: enough for every worker, and for a vectorized f
         `chunk` (default 32 MB of points) per worker."""
-        per = chunk or max(1, (1 << 22) // max(n, 1))
+        per = chunk or vector_points(n)
         w = self.size or _cpu_count()
         return per * w if vectorized else max(per, w)
 
@@ -442,6 +444,7 @@ class _DaskPool(Workers):
     def __init__(self, client):
         self.client = client
         self._scattered = None   # (digest, future) of the last payload
+        self._slots = []         # a worker address per thread, set by run
 
     def _engine(self):
         return self.client
@@ -458,7 +461,7 @@ class _DaskPool(Workers):
         # One task per worker thread, each placed on its own slot: left to itself the
         # scheduler often queued two on one worker while the other idled.
         # allow_other_workers keeps the rescheduling of a lost worker's task.
-        slots = [a for a, k in sorted(self.client.nthreads().items()) for _ in range(k)]
+        slots = self._slots
         futures = [self.client.submit(
             _dask_task, task.payload, task.pointwise, b, pure=False,
             workers=[slots[i % len(slots)]] if slots else None,
@@ -472,8 +475,10 @@ class _DaskPool(Workers):
         if self.client.status != "running":
             raise RuntimeError(f"workers: the dask Client is {self.client.status}; "
                                "pass a connected one")
-        # the task count follows the cluster's current size
-        self.size = max(1, sum(self.client.nthreads().values()))
+        # the task count and placement follow the cluster's current workers
+        self._slots = [a for a, k in sorted(self.client.nthreads().items())
+                       for _ in range(k)]
+        self.size = max(1, len(self._slots))
         return super().run(f, args, kwargs, X, pointwise, name)
 
 
