@@ -598,6 +598,24 @@ def write_json(report, path):
     path.write_text(json.dumps(report, indent=1, default=str) + "\n")
 
 
+def stamp(report, start):
+    """The run's duration since `start` (perf_counter), date and machine."""
+    report["seconds"] = time.perf_counter() - start
+    report["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    report["machine"] = (f"{platform.machine()}, {os.cpu_count()} cpus, Python "
+                         f"{platform.python_version()}")
+    return report
+
+
+def save(report, out, stem, text):
+    """out/stem.json and out/stem.md (text, also printed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(report, out / f"{stem}.json")
+    (out / f"{stem}.md").write_text(text)
+    print(text)
+    print(f"wrote {out / (stem + '.json')}, {stem}.md")
+
+
 def markdown_tables(report):
     floors = {(f["task"], f["n"]): f for f in report["floors"]}
     lines = [f"# dualfd benchmarks ({report['mode']} run)", "",
@@ -745,10 +763,7 @@ def main(argv=None):
 
     start = time.perf_counter()
     report = run(mode, libs, tasks)
-    report["seconds"] = time.perf_counter() - start
-    report["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    report["machine"] = (f"{platform.machine()}, {os.cpu_count()} cpus, Python "
-                         f"{platform.python_version()}, NumPy {np.__version__}")
+    stamp(report, start)["machine"] += f", NumPy {np.__version__}"
     report["targets"] = targets(report["rows"])
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(report, args.out / "results.json")

@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -361,18 +359,10 @@ def main(argv=None):
     report = {"mode": mode, "rows": rows,
               "settings": {"min_time": settings.min_time, "repeat": settings.repeat},
               "versions": {"dualfd": dualfd.__version__, "scipy": scipy.__version__,
-                           "numpy": np.__version__},
-              "seconds": time.perf_counter() - start,
-              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "machine": f"{platform.machine()}, {os.cpu_count()} cpus, Python "
-                         f"{platform.python_version()}"}
+                           "numpy": np.__version__}}
+    house.stamp(report, start)
     report["targets"] = targets(rows)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "sparse.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-    text = markdown(report)
-    (args.out / "sparse.md").write_text(text)
-    print(text)
-    print(f"wrote {args.out / 'sparse.json'}, sparse.md")
+    house.save(report, args.out, "sparse", markdown(report))
     return report
 
 

@@ -33,10 +33,8 @@ if "numpy" not in sys.modules:   # BLAS reads these once, at load; workers inher
 
 import argparse   # noqa: E402
 import importlib.util   # noqa: E402
-import json   # noqa: E402
 import math   # noqa: E402
 import multiprocessing   # noqa: E402
-import platform   # noqa: E402
 import statistics   # noqa: E402
 import time   # noqa: E402
 from dataclasses import dataclass   # noqa: E402
@@ -439,18 +437,10 @@ def main(argv=None):
               "workers": WORKERS, "dask_startup": dask_startup, "dask_note": dask_note,
               "projection": projection(rows, dask_startup=dask_startup),
               "versions": {"dualfd": dualfd.__version__, "scipy": scipy.__version__,
-                           "numpy": np.__version__, "distributed": distributed_version()},
-              "seconds": time.perf_counter() - start,
-              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "machine": f"{platform.machine()}, {os.cpu_count()} cpus, Python "
-                         f"{platform.python_version()}"}
+                           "numpy": np.__version__, "distributed": distributed_version()}}
+    house.stamp(report, start)
     report["targets"] = targets(rows)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "workers.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-    text = markdown(report)
-    (args.out / "workers.md").write_text(text)
-    print(text)
-    print(f"wrote {args.out / 'workers.json'}, workers.md")
+    house.save(report, args.out, "workers", markdown(report))
     bad = [r for r in rows if r["equal"] is False]
     for r in bad:
         print(f"MISMATCH: n = {r['n']}, {r['stencil']}, {r['engine']}: the parallel "
