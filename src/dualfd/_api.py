@@ -24,7 +24,7 @@ from ._options import positive_array as _positive_array
 
 __all__ = ["grad", "jacobian", "value_and_grad", "jvp"]
 
-METHODS = ("central", "forward", "backward", "complex", "dual", "auto")
+METHODS = ("central", "forward", "backward", "complex", "adaptive", "dual", "auto")
 # SciPy's names (approx_derivative, check_grad), accepted as they are
 ALIASES = {"2-point": "forward", "3-point": "central", "cs": "complex"}
 
@@ -47,10 +47,12 @@ class _Options:
     """Validated options of one transformation."""
 
     __slots__ = ("method", "code", "step", "bounds", "vectorized", "check_finite",
-                 "chunk", "workers", "needs_prepare", "_args", "_cache", "_auto")
+                 "chunk", "workers", "needs_prepare", "rtol", "atol", "order",
+                 "full_output", "_args", "_extra", "_cache", "_auto")
 
     def __init__(self, fname, f, method, step, bounds, vectorized, check_finite,
-                 chunk, workers=None):
+                 chunk, workers=None, rtol=None, atol=None, order=None,
+                 full_output=False):
         self._cache = None
         self._auto = None        # method='auto': "dual" or "central" after a first call
         if not callable(f):
@@ -85,15 +87,48 @@ class _Options:
                              "chunk of directions, here: remove workers")
         self.workers = _workers.parse(workers)
         self.needs_prepare = self.step is not None or self.bounds is not None
+        self._accuracy(method, rtol, atol, order, full_output)
         # what pickling rebuilds these options from: the validated private copies.
         # workers is left out: a transform sent to a worker process evaluates f
         # there, serially (pool processes cannot start processes of their own)
         self._args = (fname, f, method, self.step, self.bounds, self.vectorized,
                       self.check_finite, chunk)
+        self._extra = dict(rtol=rtol, atol=atol, order=order, full_output=full_output)
+
+    def _accuracy(self, method, rtol, atol, order, full_output):
+        """rtol, atol and full_output (method='adaptive'), order (central)."""
+        if method == "adaptive":
+            self.rtol, self.atol = _adapt.tolerances(
+                _adapt.DEFAULT_RTOL if rtol is None else rtol, 0.0 if atol is None else atol)
+        elif rtol is not None or atol is not None:
+            raise ValueError(f"rtol and atol apply to method='adaptive', which meets them "
+                             f"by extrapolation; method={method!r} takes a fixed step: "
+                             "remove them, or pass method='adaptive'")
+        else:
+            self.rtol = self.atol = None
+        self.full_output = _flag(full_output, "full_output")
+        if self.full_output and method != "adaptive":
+            raise ValueError("full_output returns the error estimates of "
+                             f"method='adaptive'; method={method!r} has none: remove it")
+        if order is None or (isinstance(order, int) and order == 2):
+            self.order = 2
+        elif method != "central":
+            raise ValueError(f"order applies to method='central' (2, 4, 6 or 8); got "
+                             f"order={order!r} with method={method!r}")
+        elif not isinstance(order, (int, np.integer)) or isinstance(order, bool) or \
+                int(order) not in _adapt.ORDERS:
+            raise ValueError(f"order must be 2, 4, 6 or 8; got {order!r}")
+        else:
+            self.order = int(order)
 
     def __reduce__(self):
         # __slots__ and no __getstate__: pickle protocols 0 and 1 need this
-        return (_Options, self._args)
+        return (_rebuild_options, (self._args, self._extra))
+
+    @property
+    def extrapolated(self):
+        """Whether the _adapt engine serves these options (adaptive or order > 2)."""
+        return self.method == "adaptive" or self.order != 2
 
     def prepare(self, x0):
         """step and bounds broadcast to x0's shape (only called when set).  The
@@ -185,6 +220,10 @@ def exact_or_none(owner, f, exact):
         return None
     owner._auto = "dual"
     return result
+
+
+def _rebuild_options(args, extra):
+    return _Options(*args, **extra)
 
 
 class AutoWarning(UserWarning):
@@ -323,7 +362,8 @@ _OPTIONS_DOC = """\
 
 def jacobian(f, *, argnums=0, has_aux=False, method="central", step=None,
              bounds=None, vectorized=False, check_finite=True, chunk=None,
-             workers=None, sparsity=None, check_sparsity=False):
+             workers=None, sparsity=None, check_sparsity=False, rtol=None, atol=None,
+             order=None, full_output=False):
     """Return a function computing the Jacobian of `f`.
 
     Parameters
@@ -373,14 +413,18 @@ def jacobian(f, *, argnums=0, has_aux=False, method="central", step=None,
     return _argnums.wrap(_jacobian, "jacobian", f, argnums, has_aux, vectorized, dict(
         method=method, step=step, bounds=bounds, vectorized=vectorized,
         check_finite=check_finite, chunk=chunk, workers=workers, sparsity=sparsity,
-        check_sparsity=check_sparsity))
+        check_sparsity=check_sparsity, rtol=rtol, atol=atol, order=order,
+        full_output=full_output))
 
 
 def _jacobian(f, method, step, bounds, vectorized, check_finite, chunk, workers,
-              sparsity, check_sparsity):
+              sparsity, check_sparsity, rtol, atol, order, full_output):
     opts = _Options("jacobian", f, method, step, bounds, vectorized, check_finite,
-                    chunk, workers)
+                    chunk, workers, rtol, atol, order, full_output)
     sparsity = _sparsity(sparsity)
+    if sparsity is not None and opts.extrapolated:
+        raise ValueError("sparsity applies to the fixed stencils; method='adaptive' "
+                         "and order > 2 evaluate dense columns: remove sparsity")
     check_sparsity = _flag(check_sparsity, "check_sparsity")
     if sparsity is not None:
         from ._sparse import SparseJacobian
@@ -388,11 +432,14 @@ def _jacobian(f, method, step, bounds, vectorized, check_finite, chunk, workers,
     if check_sparsity:
         raise ValueError("check_sparsity applies with sparsity=; pass a pattern or "
                          "sparsity='auto'")
+    if opts.extrapolated:
+        return _adapt.Extrapolated(f, 0, opts)
     return Transform(f, 0, opts, opts.prepare, opts.dual)
 
 
 def grad(f, *, argnums=0, has_aux=False, method="central", step=None, bounds=None,
-         vectorized=False, check_finite=True, chunk=None, workers=None):
+         vectorized=False, check_finite=True, chunk=None, workers=None, rtol=None,
+         atol=None, order=None, full_output=False):
     """Return a function computing the gradient of scalar-valued `f`.
 
     Parameters
@@ -423,17 +470,20 @@ def grad(f, *, argnums=0, has_aux=False, method="central", step=None, bounds=Non
     """
     return _argnums.wrap(_grad, "grad", f, argnums, has_aux, vectorized, dict(
         method=method, step=step, bounds=bounds, vectorized=vectorized,
-        check_finite=check_finite, chunk=chunk, workers=workers))
+        check_finite=check_finite, chunk=chunk, workers=workers, rtol=rtol, atol=atol,
+        order=order, full_output=full_output))
 
 
 def _grad(f, **options):
-    opts = _Options("grad", f, *options.values())
+    opts = _Options("grad", f, **options)
+    if opts.extrapolated:
+        return _adapt.Extrapolated(f, 1, opts)
     return Transform(f, 1, opts, opts.prepare, opts.dual)
 
 
 def value_and_grad(f, *, argnums=0, has_aux=False, method="central", step=None,
                    bounds=None, vectorized=False, check_finite=True, chunk=None,
-                   workers=None):
+                   workers=None, rtol=None, atol=None, order=None, full_output=False):
     """Return a function computing ``(f(x), grad f(x))`` together.
 
     f(x) comes from the stencil when it needs it (forward, backward, dual), so
@@ -466,11 +516,14 @@ def value_and_grad(f, *, argnums=0, has_aux=False, method="central", step=None,
                          vectorized, dict(method=method, step=step, bounds=bounds,
                                           vectorized=vectorized,
                                           check_finite=check_finite, chunk=chunk,
-                                          workers=workers))
+                                          workers=workers, rtol=rtol, atol=atol,
+                                          order=order, full_output=full_output))
 
 
 def _value_and_grad(f, **options):
-    opts = _Options("value_and_grad", f, *options.values())
+    opts = _Options("value_and_grad", f, **options)
+    if opts.extrapolated:
+        return _adapt.Extrapolated(f, 2, opts)
     return Transform(f, 2, opts, opts.prepare, opts.dual)
 
 
@@ -665,5 +718,6 @@ for _fn in (jacobian, grad, value_and_grad):
     _fn.__doc__ = _fn.__doc__.format(options=_OPTIONS_DOC)
 del _fn
 
-# argnums/has_aux adapt the transforms above (their class derives from _Transformed)
-from . import _argnums  # noqa: E402
+# argnums/has_aux adapt the transforms above (their class derives from _Transformed);
+# _adapt's transform derives from _Transformed too
+from . import _adapt, _argnums  # noqa: E402

@@ -1,0 +1,261 @@
+"""method='adaptive' and the fixed higher-order stencils (order=4, 6, 8).
+
+'adaptive' runs, per column of J, Ridders' sequence of central differences with
+steps halving from 2**-7 * max(1, |x_j|) and a Richardson tableau over it
+(csrc/extrap.c), until the error estimate meets ``atol + rtol * scale`` (scale:
+the column's largest entry) or reaches f's rounding floor.  Each entry carries
+its error estimate; `AdaptiveInfo` returns them with the evaluation count.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# _api imports this module at its end, once _Transformed exists
+from . import _adaptive, _api
+from ._fd import as_point, check_finite_x, index_str
+
+__all__ = ["AdaptiveInfo", "AccuracyError"]
+
+_EPS = np.finfo(float).eps
+DEFAULT_RTOL = 1e-10
+ORDERS = (2, 4, 6, 8)
+
+
+class AdaptiveInfo:
+    """What ``full_output=True`` returns beside the derivative.
+
+    Attributes
+    ----------
+    error : ndarray or float
+        An estimate of the absolute error of each entry, shaped like the
+        derivative: the Richardson tableau's last correction plus f's rounding
+        over the step.  It is conservative: on the test set it bounds the true
+        error in over 99% of entries and is rarely more than 10x below it.
+    converged : ndarray of bool
+        Entries whose estimate met ``atol + rtol * scale`` (scale: the largest
+        entry in the same row or column of J), or that reached f's rounding
+        floor, where no step does better.
+    nfev : int
+        Points at which f was evaluated, f(x) included.
+    ncalls : int
+        Calls of f (fewer than nfev for a vectorized f).
+    """
+
+    __slots__ = ("error", "converged", "nfev", "ncalls")
+
+    def __init__(self, error, converged, nfev, ncalls):
+        self.error = error
+        self.converged = converged
+        self.nfev = nfev
+        self.ncalls = ncalls
+
+    def __repr__(self):
+        err = np.max(self.error) if np.size(self.error) else 0.0
+        ok = bool(np.all(self.converged))
+        return (f"AdaptiveInfo(max error {float(err):.3g}, converged={ok}, "
+                f"nfev={self.nfev}, ncalls={self.ncalls})")
+
+
+class AccuracyError(ArithmeticError):
+    """method='adaptive' could not bring some entry within rtol/atol.
+
+    ``result`` holds what the transform would have returned and ``info`` its
+    `AdaptiveInfo`, for a caller that accepts them as they are."""
+
+    def __init__(self, message, result, info):
+        super().__init__(message)
+        self.result = result
+        self.info = info
+
+
+def tolerances(rtol, atol):
+    """rtol and atol as floats, or ValueError."""
+    out = []
+    for name, v in (("rtol", rtol), ("atol", atol)):
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a non-negative finite float; got {v!r}") from None
+        if not math.isfinite(f) or f < 0:
+            raise ValueError(f"{name} must be a non-negative finite float; got {v!r}")
+        out.append(f)
+    if out[0] == 0.0 and out[1] == 0.0:
+        raise ValueError("rtol and atol are both 0: no error estimate can meet that; "
+                         "give one of them a positive value")
+    return out
+
+
+def _describe(xshape):
+    def describe(point, h):
+        return f"a trial point at step {h:.3g} from x"
+    return describe
+
+
+def adaptive_jacobian(f, x0, args, kwargs, opts, lb, ub, step):
+    """(value, J, fshape, info) by the adaptive sequence; J is (m, n)."""
+    ev = _adaptive.Evaluator(f, args, kwargs, x0.shape, opts.vectorized,
+                             opts.check_finite, opts.chunk or 0, opts.workers)
+    if opts.check_finite:
+        check_finite_x(x0)
+    value, f0 = ev.at_x(x0)
+    n, m = x0.size, ev.m
+    h0, kind, xmag = _adaptive.first_steps(
+        x0, None if step is None else step.reshape(-1),
+        None if lb is None else lb.reshape(-1), None if ub is None else ub.reshape(-1))
+    tasks = (np.arange(n, dtype=np.int64), np.full(n, -1, dtype=np.int64), kind, h0, xmag)
+    best, err, rnd, flags = _adaptive.sequence(ev, x0, f0, tasks, opts.rtol, opts.atol,
+                                               lb, ub, _describe(x0.shape))
+    J, E = best.T.copy(), err.T.copy()
+    ok = _converged(J, E, rnd.T, flags.T, opts.rtol, opts.atol)
+    return value, J, ev.fshape, AdaptiveInfo(E, ok, ev.nfev, ev.ncalls)
+
+
+def _converged(J, E, R, flags, rtol, atol):
+    """Entries within tolerance of the largest entry of their row or column, or
+    at f's rounding floor."""
+    A = np.abs(J)
+    scale = np.maximum(A, np.maximum(A.max(axis=0, initial=0.0)[None, :],
+                                     A.max(axis=1, initial=0.0)[:, None]))
+    ok = (E <= atol + rtol * scale) | (E <= 2.0 * R)
+    return ok & ((flags & _adaptive_started()) != 0)
+
+
+def _adaptive_started():
+    return 8   # DFD_SQ_STARTED (csrc/extrap.h)
+
+
+def stencil_jacobian(f, x0, args, kwargs, opts, lb, ub, step):
+    """(value, J, fshape) by the fixed central stencil of opts.order (one-sided
+    of the same order near bounds)."""
+    order = opts.order
+    ev = _adaptive.Evaluator(f, args, kwargs, x0.shape, opts.vectorized,
+                             opts.check_finite, opts.chunk or 0, opts.workers)
+    if opts.check_finite:
+        check_finite_x(x0)
+    value, f0 = ev.at_x(x0)
+    n, m = x0.size, ev.m
+    xf = x0.reshape(-1)
+    if step is None:
+        h = _EPS ** (1.0 / (order + 1)) * np.maximum(1.0, np.abs(xf))
+    else:
+        h = step.reshape(-1).astype(np.float64)
+    h = (xf + h) - xf          # exact in x + h
+    if np.any(~(h > 0)):
+        j = int(np.argmin(h > 0))
+        raise ValueError(f"no step of order {order} changes x{index_str(j, x0.shape)} = "
+                         f"{float(xf[j])!r}")
+    stencils = [_adaptive.fixed_weights(order, k) for k in range(3)]
+    kind = np.zeros(n, dtype=np.intp)
+    if lb is not None:
+        lo, hi = xf - lb.reshape(-1), ub.reshape(-1) - xf
+        half = order // 2
+        for j in range(n):
+            if half * h[j] <= lo[j] and half * h[j] <= hi[j]:
+                continue
+            if order * h[j] <= hi[j]:
+                kind[j] = 1
+            elif order * h[j] <= lo[j]:
+                kind[j] = 2
+            else:
+                raise ValueError(
+                    f"bounds [{float(lb.reshape(-1)[j])!r}, {float(ub.reshape(-1)[j])!r}] "
+                    f"leave no room for an order-{order} stencil around "
+                    f"x{index_str(j, x0.shape)} = {float(xf[j])!r}; widen the bounds or "
+                    "pass a smaller step")
+    counts = np.array([len(stencils[k][0]) for k in kind])
+    J = np.empty((m, n))
+    per = max(1, (opts.chunk or _adaptive_points(n)) // max(1, int(counts.max(initial=1))))
+    for j0 in range(0, n, per):
+        j1 = min(n, j0 + per)
+        K = int(counts[j0:j1].sum())
+        X = np.empty((n, K))
+        X[...] = xf[:, None]
+        c, cols = 0, []
+        for j in range(j0, j1):
+            offs = stencils[kind[j]][0]
+            X[j, c:c + len(offs)] = xf[j] + offs * h[j]
+            cols.append(c)
+            c += len(offs)
+        F = np.ascontiguousarray(ev.values(X, lambda k: "a stencil point"))
+        for j, c in zip(range(j0, j1), cols):
+            offs, w, w0 = stencils[kind[j]]
+            _adaptive.stencil_columns(F, c, len(offs), w, w0, f0, h[j], J, j)
+    if opts.check_finite:
+        bad = np.flatnonzero(~np.isfinite(J))
+        if bad.size:
+            i, j = divmod(int(bad[0]), n)
+            raise ValueError(f"f returned a non-finite value near x along "
+                             f"e{index_str(j, x0.shape)} (entry f{index_str(i, ev.fshape)}); "
+                             "pass check_finite=False to allow it")
+    return value, J, ev.fshape
+
+
+def _adaptive_points(n):
+    from ._fd import vector_points
+    return vector_points(n)
+
+
+_KINDS = ("jacobian", "grad", "value_and_grad")
+
+
+class Extrapolated(_api._Transformed):
+    """The callable grad, jacobian and value_and_grad return for method='adaptive'
+    or order > 2.  With full_output it returns ``(result, AdaptiveInfo)``."""
+
+    def __init__(self, f, kind, opts):
+        self.kind = _KINDS[kind]
+        super().__init__(f, opts.method)
+        self.opts = opts
+        self.workers = opts.workers
+
+    def __call__(self, x, *args, **kwargs):
+        opts = self.opts
+        x0 = as_point(x)
+        step, lb, ub = opts.prepare(x0) if opts.needs_prepare else (None, None, None)
+        _api._require_inside(x0, lb, ub)
+        info = None
+        if opts.method == "adaptive":
+            value, J, fshape, info = adaptive_jacobian(self.f, x0, args, kwargs, opts,
+                                                       lb, ub, step)
+        else:
+            value, J, fshape = stencil_jacobian(self.f, x0, args, kwargs, opts, lb, ub,
+                                                step)
+        if self.kind != "jacobian" and fshape != ():
+            raise ValueError(f"{self.kind} needs f to return a scalar; it returned shape "
+                             f"{fshape}. Use dfd.jacobian for array outputs")
+        scalar = x0.ndim == 0 and not isinstance(x, np.ndarray)
+        D = _api._shaped(J.reshape(fshape + x0.shape), x) if scalar else \
+            J.reshape(fshape + x0.shape)
+        result = (value, D) if self.kind == "value_and_grad" else D
+        if info is None:
+            return result
+        info.error = _api._shaped(info.error.reshape(fshape + x0.shape), x) if scalar \
+            else info.error.reshape(fshape + x0.shape)
+        info.converged = info.converged.reshape(fshape + x0.shape)
+        if opts.full_output:
+            return result, info
+        check(result, info, opts, fshape, x0.shape)
+        return result
+
+
+def check(result, info, opts, fshape, xshape):
+    """AccuracyError naming the worst entry that missed the tolerance."""
+    if np.all(info.converged):
+        return
+    E = np.asarray(info.error, dtype=np.float64)
+    worst = int(np.argmax(np.where(np.asarray(info.converged), -np.inf, E).reshape(-1)))
+    n = max(1, int(np.prod(xshape)))
+    i, j = divmod(worst, n)
+    count = int(np.size(info.converged) - np.count_nonzero(info.converged))
+    raise AccuracyError(
+        f"method='adaptive': the estimated error of d f{index_str(i, fshape)} / "
+        f"d x{index_str(j, xshape)} is {float(E.reshape(-1)[worst]):.3g}, above rtol="
+        f"{opts.rtol:g}, atol={opts.atol:g} ({count} entr{'y' if count == 1 else 'ies'} "
+        "missed): f may not be smooth there (a kink, a jump, noise, or a feature "
+        "narrower than the smallest step).  Pass full_output=True to get the "
+        "derivative with per-entry error estimates, or loosen rtol/atol.",
+        result, info)
+
