@@ -127,6 +127,10 @@ size_t dfd_seq_level(size_t m, int L, int kind, int k, double h, double xmag,
             err[i] = ce;
             rnd[i] = noise;
             flags[i] |= DFD_SQ_STARTED;
+        } else if (noise >= err[i] && ce <= 2.0 * noise && !flat) {
+            /* no better, consistent, and the level itself is rounding: smaller
+             * steps only add more */
+            flags[i] |= DFD_SQ_DONE | DFD_SQ_FLOOR;
         }
         flags[i] = (unsigned char)((flags[i] & ~(FLAT | UNCHANGED)) | flat);
     }
@@ -147,7 +151,7 @@ size_t dfd_seq_level(size_t m, int L, int kind, int k, double h, double xmag,
             if (err[i] <= tol)
                 f |= DFD_SQ_DONE | DFD_SQ_TOL;
             else if (err[i] <= 2.0 * rnd[i])
-                f |= DFD_SQ_DONE;
+                f |= DFD_SQ_DONE | DFD_SQ_FLOOR;
         }
         f &= (unsigned char)~(FLAT | UNCHANGED);
         flags[i] = f;
@@ -161,7 +165,7 @@ int dfd_seq_wants_growth(size_t m, const double *err, const double *rnd,
 {
     for (size_t i = 0; i < m; i++) {
         unsigned char f = flags[i];
-        if (!(f & DFD_SQ_TOL) && (f & DFD_SQ_LINEAR) && err[i] <= 2.0 * rnd[i])
+        if (!(f & DFD_SQ_TOL) && (f & DFD_SQ_LINEAR) && (f & DFD_SQ_FLOOR))
             return 1;
     }
     return 0;
@@ -179,7 +183,8 @@ int dfd_seq_merge(size_t m, double *best, double *err, double *rnd,
             best[i] = best2[i];
             err[i] = err2[i];
             rnd[i] = rnd2[i];
-            flags[i] = (unsigned char)((flags[i] & ~DFD_SQ_TOL) | (flags2[i] & DFD_SQ_TOL));
+            flags[i] = (unsigned char)((flags[i] & ~(DFD_SQ_TOL | DFD_SQ_FLOOR)) |
+                                       (flags2[i] & (DFD_SQ_TOL | DFD_SQ_FLOOR)));
             taken++;
         }
     }

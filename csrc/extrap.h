@@ -36,6 +36,9 @@ extern const int dfd_seq_npoints[DFD_NSEQ];
 #define DFD_SQ_LINEAR 4u    /* the first two levels agreed to rounding: larger
                                steps may lower the rounding floor */
 #define DFD_SQ_STARTED 8u   /* best holds a value */
+#define DFD_SQ_FLOOR 64u    /* stopped at f's rounding floor: the estimate is mostly
+                               rounding, or a smaller step's rounding alone exceeds
+                               it; no step does better */
 
 /* One level k (0, 1, ...) of one task, for its m entries.
  *   F        the level's values: entry i of point p is F[i*fr + p*fc]
@@ -53,7 +56,9 @@ extern const int dfd_seq_npoints[DFD_NSEQ];
  * the smallest over l is the level's candidate; it replaces best when smaller, or
  * when it disagrees with best by more than both estimates (best was then taken
  * before the sequence reached its asymptotic range).  An entry stops when its
- * estimate meets atol + rtol * max_i |best_i| or twice its rounding part.
+ * estimate meets atol + rtol * max_i |best_i| (DFD_SQ_TOL), or at the rounding
+ * floor (DFD_SQ_FLOOR): the estimate is at most twice its rounding part, or the
+ * new level's rounding part alone exceeds it.
  * Returns the number of entries not yet done. */
 size_t dfd_seq_level(size_t m, int L, int kind, int k, double h, double xmag,
                      const double *F, ptrdiff_t fr, ptrdiff_t fc,
@@ -62,7 +67,7 @@ size_t dfd_seq_level(size_t m, int L, int kind, int k, double h, double xmag,
                      unsigned char *flags);
 
 /* Whether a task should sweep again from a larger step: some entry is not within
- * tolerance, sits at the rounding floor, and its first two levels agreed. */
+ * tolerance, stopped at the rounding floor, and its first two levels agreed. */
 int dfd_seq_wants_growth(size_t m, const double *err, const double *rnd,
                          const unsigned char *flags);
 

@@ -94,37 +94,39 @@ def _describe(xshape):
     return describe
 
 
-def adaptive_jacobian(f, x0, args, kwargs, opts, lb, ub, step):
-    """(value, J, fshape, info) by the adaptive sequence; J is (m, n)."""
+def adaptive_jacobian(f, x0, args, kwargs, opts, lb, ub, step, xmag=None, along=False):
+    """(value, J, fshape, info) by the adaptive sequence; J is (m, n).  xmag
+    replaces |x| in the rounding estimate (a jvp's line has t = 0)."""
     ev = _adaptive.Evaluator(f, args, kwargs, x0.shape, opts.vectorized,
                              opts.check_finite, opts.chunk or 0, opts.workers)
     if opts.check_finite:
         check_finite_x(x0)
     value, f0 = ev.at_x(x0)
     n, m = x0.size, ev.m
-    h0, kind, xmag = _adaptive.first_steps(
+    h0, kind, absx = _adaptive.first_steps(
         x0, None if step is None else step.reshape(-1),
-        None if lb is None else lb.reshape(-1), None if ub is None else ub.reshape(-1))
+        None if lb is None else lb.reshape(-1), None if ub is None else ub.reshape(-1),
+        True, along)
+    xmag = absx if xmag is None else xmag
     tasks = (np.arange(n, dtype=np.int64), np.full(n, -1, dtype=np.int64), kind, h0, xmag)
     best, err, rnd, flags = _adaptive.sequence(ev, x0, f0, tasks, opts.rtol, opts.atol,
                                                lb, ub, _describe(x0.shape))
     J, E = best.T.copy(), err.T.copy()
-    ok = _converged(J, E, rnd.T, flags.T, opts.rtol, opts.atol)
+    ok = _converged(J, E, flags.T, opts.rtol, opts.atol)
     return value, J, ev.fshape, AdaptiveInfo(E, ok, ev.nfev, ev.ncalls)
 
 
-def _converged(J, E, R, flags, rtol, atol):
-    """Entries within tolerance of the largest entry of their row or column, or
-    at f's rounding floor."""
+def _converged(J, E, flags, rtol, atol):
+    """Entries within tolerance of the largest entry of their row or column (the
+    stopping rule used the column alone), or stopped at f's rounding floor."""
     A = np.abs(J)
     scale = np.maximum(A, np.maximum(A.max(axis=0, initial=0.0)[None, :],
                                      A.max(axis=1, initial=0.0)[:, None]))
-    ok = (E <= atol + rtol * scale) | (E <= 2.0 * R)
-    return ok & ((flags & _adaptive_started()) != 0)
+    return (((E <= atol + rtol * scale) | ((flags & (_TOL | _FLOOR)) != 0))
+            & ((flags & _STARTED) != 0))
 
 
-def _adaptive_started():
-    return 8   # DFD_SQ_STARTED (csrc/extrap.h)
+_TOL, _STARTED, _FLOOR = 2, 8, 64   # DFD_SQ_* (csrc/extrap.h)
 
 
 def stencil_jacobian(f, x0, args, kwargs, opts, lb, ub, step):
@@ -259,3 +261,89 @@ def check(result, info, opts, fshape, xshape):
         "derivative with per-entry error estimates, or loosen rtol/atol.",
         result, info)
 
+
+
+class _Line:
+    """t -> f(x + t v): a jvp as the derivative of a function of one variable.
+    A vectorized call gets t of shape (K,) and the points x + t v stacked on a
+    trailing axis."""
+
+    def __init__(self, f, x, v):
+        self.f, self.x, self.v = f, x, v
+
+    def __call__(self, t, *args, **kwargs):
+        t = np.asarray(t, dtype=np.float64)
+        if t.ndim:
+            point = self.x[..., None] + self.v[..., None] * t
+        else:
+            point = self.x + float(t) * self.v
+        return self.f(point, *args, **kwargs)
+
+
+def adaptive_jvp(f, x0, v0, args, kwargs, opts, lb, ub):
+    """(value, J @ v, info): the adaptive sequence along v."""
+    vmax = float(np.max(np.abs(v0))) if v0.size else 0.0
+    line = _Line(f, x0, v0)
+    t0 = np.array(0.0)
+    if vmax == 0.0:
+        ev = _adaptive.Evaluator(line, args, kwargs, (), opts.vectorized,
+                                 opts.check_finite, 0, opts.workers)
+        value, f0 = ev.at_x(t0)
+        d = np.zeros(ev.fshape)
+        return value, d, AdaptiveInfo(np.zeros(ev.fshape), np.ones(ev.fshape, bool),
+                                      ev.nfev, ev.ncalls)
+    scale = max(1.0, float(np.max(np.abs(x0)))) / vmax
+    step = None if opts.step is None else np.array(float(np.max(opts.step)) / vmax)
+    tlo = thi = None
+    if lb is not None:
+        # the t for which x + t v stays in [lb, ub]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            moving = v0 != 0
+            a = np.where(moving, (lb - x0) / np.where(moving, v0, 1.0), -np.inf)
+            b = np.where(moving, (ub - x0) / np.where(moving, v0, 1.0), np.inf)
+        tlo = np.array(float(np.max(np.minimum(a, b))))
+        thi = np.array(float(np.min(np.maximum(a, b))))
+    # the step rule in units of t: FIRST * max(1, max|x|) along a unit max-norm v
+    value, J, fshape, info = adaptive_jacobian(
+        line, t0, args, kwargs, opts, tlo, thi,
+        np.array(_adaptive.FIRST * scale) if step is None else step,
+        xmag=np.array([float(np.max(np.abs(x0 * v0))) / vmax ** 2]), along=True)
+    info.error = info.error.reshape(fshape)
+    info.converged = info.converged.reshape(fshape)
+    return value, J.reshape(fshape), info
+
+
+def adaptive_hessian(f, x0, args, kwargs, opts):
+    """(H, info): second differences of f by the adaptive sequence, one task per
+    diagonal entry and per pair (j < k); symmetric by construction."""
+    ev = _adaptive.Evaluator(f, args, kwargs, x0.shape, opts.vectorized,
+                             opts.check_finite, 0, opts.workers)
+    if opts.check_finite:
+        check_finite_x(x0)
+    value, f0 = ev.at_x(x0)
+    if ev.fshape != ():
+        raise ValueError(f"hessian needs f to return a scalar; it returned shape "
+                         f"{ev.fshape}")
+    n = x0.size
+    h0, _, xmag = _adaptive.first_steps(x0, None if opts.step is None else
+                                        np.broadcast_to(opts.step, x0.shape).reshape(-1),
+                                        None, None)
+    j, k = np.triu_indices(n, 1)
+    tj = np.concatenate([np.arange(n), j]).astype(np.int64)
+    tk = np.concatenate([np.full(n, -1), k]).astype(np.int64)
+    kind = np.concatenate([np.full(n, 3), np.full(j.size, 4)]).astype(np.intc)  # DIAG, CROSS
+    th0 = np.concatenate([h0, np.minimum(h0[j], h0[k])])
+    tx = np.concatenate([xmag, np.maximum(xmag[j], xmag[k])])
+    best, err, rnd, flags = _adaptive.sequence(ev, x0, f0, (tj, tk, kind, th0, tx),
+                                               opts.rtol, opts.atol, None, None,
+                                               _describe(x0.shape))
+    H, E, R, Fl = (np.empty((n, n), dtype=a.dtype) for a in (best, err, rnd, flags))
+    for A, a in ((H, best), (E, err), (R, rnd), (Fl, flags)):
+        a = a[:, 0]
+        A[np.arange(n), np.arange(n)] = a[:n]
+        A[j, k] = a[n:]
+        A[k, j] = a[n:]
+    ok = _converged(H, E, Fl, opts.rtol, opts.atol)
+    shape = x0.shape + x0.shape
+    return H.reshape(shape), AdaptiveInfo(E.reshape(shape), ok.reshape(shape), ev.nfev,
+                                          ev.ncalls)

@@ -118,14 +118,13 @@ cdef class Evaluator:
 
     def at_x(self, cnp.ndarray x):
         """(f(x) as f returned it, f(x) as a flat float64 array)."""
-        r = self.call(x.copy())
         if self.vectorized:
             # a vectorized f may insist on the trailing axis: give it one point
             r = self.call(x.copy()[..., None])
-            self.ncalls -= 1
             a = self.numeric(r, (1,)).reshape(-1)
             r = a.reshape(self.fshape) if self.fshape else float(a[0])
         else:
+            r = self.call(x.copy())
             a = self.numeric(r, ()).reshape(-1)
         self.nfev += 1
         if isinstance(r, np.ndarray):
@@ -148,7 +147,7 @@ cdef class Evaluator:
         if self.pool is not None:
             R = self.pool.run(self.f, self.args, self.kwargs, X.reshape(xs + (K,)),
                               not self.vectorized, name)
-            self.ncalls += K if not self.vectorized else 0
+            self.ncalls += K if not self.vectorized else 1
             return self.numeric(R, (K,)).reshape(self.m, K)
         if self.vectorized:
             for a in range(0, K, self.chunk):
@@ -162,7 +161,7 @@ cdef class Evaluator:
         return F
 
 
-def first_steps(cnp.ndarray x, step, lb, ub, bint allow_one_sided=True):
+def first_steps(cnp.ndarray x, step, lb, ub, bint allow_one_sided=True, bint along=False):
     """(h0, kind, xmag): each coordinate's first step and stencil for the
     sequence.  Raises ValueError where the bounds leave no room."""
     cdef Py_ssize_t n = x.size, j
@@ -185,7 +184,7 @@ def first_steps(cnp.ndarray x, step, lb, ub, bint allow_one_sided=True):
         lo, hi = xj - lb[j], ub[j] - xj      # room on each side
         if lo < 0 or hi < 0:
             raise ValueError(f"x{index_str(j, (<object>x).shape)} = {xj!r} lies outside "
-                             f"bounds [{lb[j]!r}, {ub[j]!r}]")
+                             f"bounds [{float(lb[j])!r}, {float(ub[j])!r}]")
         while h > 0:
             if h <= lo and h <= hi:
                 break
@@ -199,9 +198,11 @@ def first_steps(cnp.ndarray x, step, lb, ub, bint allow_one_sided=True):
             if h < 1e-6 * max(1.0, fabs(xj)):
                 h = 0.0
         if h == 0.0:
+            where = (f"around x{index_str(j, (<object>x).shape)} = {xj!r}" if x.ndim
+                     else "along v from x" if along else f"around x = {xj!r}")
             raise ValueError(
-                f"bounds [{lb[j]!r}, {ub[j]!r}] leave no room for the adaptive sequence "
-                f"around x{index_str(j, (<object>x).shape)} = {xj!r}; widen the bounds "
+                f"bounds leave no room for the adaptive sequence {where} (room "
+                f"{float(lo):.3g} below, {float(hi):.3g} above); widen the bounds "
                 "or use a fixed method with a smaller step")
         h0[j] = h
     return h0, kind, np.abs(xf).astype(np.float64)

@@ -528,7 +528,7 @@ def _value_and_grad(f, **options):
 
 
 def jvp(f, *, argnums=0, has_aux=False, method="central", step=None, bounds=None,
-        check_finite=True, workers=None):
+        check_finite=True, workers=None, rtol=None, atol=None, full_output=False):
     """Return a function computing ``(f(x), J(x) @ v)`` without forming J.
 
     With method='dual' this is one pass with a single tangent; with a finite
@@ -573,11 +573,12 @@ def jvp(f, *, argnums=0, has_aux=False, method="central", step=None, bounds=None
     """
     return _argnums.wrap(_jvp, "jvp", f, argnums, has_aux, False, dict(
         method=method, step=step, bounds=bounds, check_finite=check_finite,
-        workers=workers))
+        workers=workers, rtol=rtol, atol=atol, full_output=full_output))
 
 
-def _jvp(f, method, step, bounds, check_finite, workers):
-    opts = _Options("jvp", f, method, step, bounds, False, check_finite, None, workers)
+def _jvp(f, method, step, bounds, check_finite, workers, rtol, atol, full_output):
+    opts = _Options("jvp", f, method, step, bounds, False, check_finite, None, workers,
+                    rtol, atol, None, full_output)
     return _Jvp(f, opts)
 
 
@@ -603,6 +604,13 @@ class _Jvp(_Transformed):
             check_finite_x(v0, "v")
         _require_inside(x0, lb, ub)   # every method evaluates f at x itself
         result = None
+        if opts.method == "adaptive":
+            value, t, info = _adapt.adaptive_jvp(f, x0, v0, args, kwargs, opts, lb, ub)
+            t, info.error = _shaped(t, x), _shaped(info.error, x)
+            if opts.full_output:
+                return (value, t), info
+            _adapt.check((value, t), info, opts, np.shape(t), ())
+            return value, t
         if opts.method in _DUAL_METHODS:
             result = exact_or_none(opts, f, lambda: _dual_jvp(opts, f, x0, v0, args,
                                                               kwargs))

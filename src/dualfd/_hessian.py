@@ -11,12 +11,13 @@ from ._options import sparsity as _sparsity
 
 __all__ = ["hessian"]
 
-METHODS = ("dual", "complex", "central", "auto")
+METHODS = ("dual", "complex", "central", "adaptive", "auto")
 _EPS = np.finfo(np.float64).eps
 
 
 def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
-            check_finite=True, chunk=None, workers=None, sparsity=None):
+            check_finite=True, chunk=None, workers=None, sparsity=None, rtol=None,
+            atol=None, full_output=False):
     """Return a function computing the Hessian of scalar-valued `f`.
 
     Parameters
@@ -119,6 +120,9 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
         step = _api._positive_array(step, "step")
     workers = _workers.parse(workers)
     sparsity = _sparsity(sparsity)
+    if method == "adaptive" or rtol is not None or atol is not None or full_output:
+        return _adaptive_hessian(f, method, step, bounds, vectorized, check_finite,
+                                 workers, sparsity, rtol, atol, full_output)
     if sparsity is not None:
         return _sparse_hessian(f, method, step, bounds, vectorized, check_finite, chunk,
                                sparsity, workers)
@@ -139,6 +143,60 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
     return _Hessian(f, method, step=step,
                     bounds=None if bounds is None else ParsedBounds(bounds),
                     vectorized=vectorized, check_finite=check_finite, workers=workers)
+
+
+def _adaptive_hessian(f, method, step, bounds, vectorized, check_finite, workers,
+                      sparsity, rtol, atol, full_output):
+    """method='adaptive': second differences of f by the extrapolated sequence."""
+    from . import _adapt
+    if method != "adaptive":
+        raise ValueError("rtol, atol and full_output apply to method='adaptive'; "
+                         f"got method={method!r}: remove them, or pass method='adaptive'")
+    if bounds is not None:
+        raise ValueError("hessian(method='adaptive') takes no bounds: its second "
+                         "differences step to both sides of x; use method='central', "
+                         "whose stencils turn one-sided near a bound")
+    if sparsity is not None:
+        raise ValueError("hessian(method='adaptive') computes every entry; remove "
+                         "sparsity, or use method='central' or 'dual' with it")
+    rtol, atol = _adapt.tolerances(_adapt.DEFAULT_RTOL if rtol is None else rtol,
+                                   0.0 if atol is None else atol)
+    return _AdaptiveHessian(f, _AdaptiveOptions(step, vectorized, check_finite, workers,
+                                                rtol, atol,
+                                                _api._flag(full_output, "full_output")))
+
+
+class _AdaptiveOptions:
+    """What _adapt.adaptive_hessian reads of a transform's options."""
+
+    def __init__(self, step, vectorized, check_finite, workers, rtol, atol, full_output):
+        self.step, self.vectorized, self.check_finite = step, vectorized, check_finite
+        self.workers, self.rtol, self.atol = workers, rtol, atol
+        self.full_output = full_output
+        self.method = "adaptive"
+
+
+class _AdaptiveHessian(_api._Transformed):
+    """hessian(method='adaptive'): ``hess(x, *args, **kwargs)``, with full_output
+    ``(H, AdaptiveInfo)``."""
+
+    kind = "hessian"
+
+    def __init__(self, f, opts):
+        super().__init__(f, "adaptive")
+        self.opts = opts
+        self.workers = opts.workers
+
+    def __call__(self, x, *args, **kwargs):
+        from . import _adapt
+        x0 = as_point(x)
+        H, info = _adapt.adaptive_hessian(self.f, x0, args, kwargs, self.opts)
+        H = _api._shaped(H, x)
+        info.error = _api._shaped(info.error, x)
+        if self.opts.full_output:
+            return H, info
+        _adapt.check(H, info, self.opts, x0.shape, x0.shape)
+        return H
 
 
 def _sparse_hessian(f, method, step, bounds, vectorized, check_finite, chunk, sparsity,
