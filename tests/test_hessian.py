@@ -154,7 +154,8 @@ def test_mgh_objectives(method):
 
 @pytest.mark.parametrize("kwargs, exc, match", [
     (dict(method="forward"), ValueError, r"method must be one of 'dual', 'complex', "
-                                         r"'central', 'auto', '3-point', 'cs'; got "
+                                         r"'central', 'adaptive', 'auto', '3-point', "
+                                         r"'cs'; got "
                                          r"'forward'"),
     (dict(method="2-point"), ValueError, r"method must be one of .*; got '2-point'"),
     (dict(method="dual", vectorized=True), ValueError, r"vectorized applies to"),

@@ -254,7 +254,8 @@ def test_misspelled_options_fail(mypy_output):
     for line, message in expected.items():
         assert any(e.startswith(message) for e in found[line]), (line, found[line])
     # mypy names the accepted methods in its note on the failed overload
-    assert "Literal['central', 'forward', 'backward', 'complex', 'dual', 'auto'" in stdout
+    assert ("Literal['central', 'forward', 'backward', 'complex', 'adaptive', 'dual', "
+            "'auto'") in stdout
 
 
 def _split(t, sep):

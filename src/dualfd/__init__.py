@@ -37,6 +37,7 @@ array([2., 4.])
 
 from ._version import __version__
 from ._api import AutoWarning, grad, jacobian, value_and_grad, jvp
+from ._adapt import AdaptiveInfo, AccuracyError
 from ._dual import Dual
 from ._check import check_grad, GradCheck
 from ._hessian import hessian
@@ -46,4 +47,4 @@ from ._tracer import TracingError, jacobian_sparsity, hessian_sparsity
 __all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "Dual",
            "check_grad", "GradCheck", "hessian", "AutoWarning",
            "NonAnalyticError", "jacobian_sparsity", "hessian_sparsity",
-           "TracingError"]
+           "TracingError", "AdaptiveInfo", "AccuracyError"]

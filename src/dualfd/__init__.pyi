@@ -10,7 +10,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._dual import Dual as Dual
-from ._typing import (Argnums, ArgnumsInto, BoundsLike, CheckMethod, Direction,
+from ._typing import (AdaptiveHessianOptions, AdaptiveJvpOptions, AdaptiveOptions,
+                      Argnums, ArgnumsInto, BoundsLike, CheckMethod, Direction,
                       FDOptions, Grad, GradAux, Hessian, HessianOptions, Jacobian,
                       JacobianAux, Jvp, JvpAux, JvpOptions, Point, SparseArray,
                       SparseHessian, SparseJacobian, Sparsity, ValueAndGrad,
@@ -22,7 +23,7 @@ __version__: str
 __all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "Dual",
            "check_grad", "GradCheck", "hessian", "AutoWarning",
            "NonAnalyticError", "jacobian_sparsity", "hessian_sparsity",
-           "TracingError"]
+           "TracingError", "AdaptiveInfo", "AccuracyError"]
 
 class AutoWarning(UserWarning):
     """method='auto' fell back from exact duals to central differences."""
@@ -32,6 +33,21 @@ class NonAnalyticError(ValueError):
 
 class TracingError(TypeError):
     """Sparsity detection could not trace f."""
+
+class AdaptiveInfo:
+    """What full_output=True returns beside the derivative (method='adaptive')."""
+    error: Any
+    converged: Any
+    nfev: int
+    ncalls: int
+
+class AccuracyError(ArithmeticError):
+    """method='adaptive' could not bring some entry within rtol/atol."""
+    result: Any
+    info: AdaptiveInfo
+
+#: a transform with full_output=True: ``t(x, *args, **kwargs) -> (result, info)``
+_Full = Callable[..., tuple[Any, AdaptiveInfo]]
 
 class GradCheck(float):
     """Result of `check_grad`: the 2-norm of ``analytic - numeric``, with the
@@ -54,6 +70,9 @@ class GradCheck(float):
     def __format__(self, spec: str) -> str: ...
 
 # grad: shaped like the point; has_aux=True: (g, aux)
+@overload
+def grad(f: Fn, *, full_output: Literal[True],  # type: ignore[overload-overlap]
+         **options: Unpack[AdaptiveOptions]) -> _Full: ...
 @overload
 def grad(f: Fn, *,  # type: ignore[overload-overlap]
          argnums: Literal[0] = ..., has_aux: Literal[False] = ...,
@@ -82,6 +101,9 @@ def grad(f: AuxFn[_A], *, argnums: tuple[int, ...], has_aux: Literal[True],
          **options: Unpack[FDOptions]) -> ArgnumsInto[tuple[tuple[Point, ...], _A]]: ...
 
 # value_and_grad: (value, g); has_aux=True: ((value, aux), g), JAX's convention
+@overload
+def value_and_grad(f: Fn, *, full_output: Literal[True],  # type: ignore[overload-overlap]
+                   **options: Unpack[AdaptiveOptions]) -> _Full: ...
 @overload
 def value_and_grad(f: Fn, *,  # type: ignore[overload-overlap]
                    argnums: Literal[0] = ..., has_aux: Literal[False] = ...,
@@ -115,6 +137,9 @@ def value_and_grad(f: AuxFn[_A], *, argnums: tuple[int, ...], has_aux: Literal[T
 ) -> ArgnumsInto[tuple[tuple[float, _A], tuple[Point, ...]]]: ...
 
 # jacobian: f_shape + x_shape; has_aux=True: (J, aux); sparsity=: a csr_array (m, n)
+@overload
+def jacobian(f: Fn, *, full_output: Literal[True],  # type: ignore[overload-overlap]
+             **options: Unpack[AdaptiveOptions]) -> _Full: ...
 @overload
 def jacobian(f: Fn, *, argnums: Literal[0] = ..., has_aux: Literal[False] = ...,
              sparsity: Sparsity, check_sparsity: bool = ...,
@@ -157,6 +182,9 @@ def jacobian(f: AuxFn[_A], *, argnums: tuple[int, ...], has_aux: Literal[True],
 
 # jvp: jv(x, v, *args, **kwargs) -> (f(x), J @ v); has_aux=True: (f(x), J @ v, aux)
 @overload
+def jvp(f: Fn, *, full_output: Literal[True],  # type: ignore[overload-overlap]
+        **options: Unpack[AdaptiveJvpOptions]) -> _Full: ...
+@overload
 def jvp(f: Callable[..., _V], *, argnums: Literal[0] = ..., has_aux: Literal[False] = ...,
         **options: Unpack[JvpOptions]) -> Jvp[_V]: ...
 @overload
@@ -172,6 +200,9 @@ def jvp(f: Callable[..., tuple[_V, _A]], *, argnums: int,
         **options: Unpack[JvpOptions]) -> Argnums[tuple[_V, Point, _A]]: ...
 
 # hessian: x_shape + x_shape; with sparsity= a csr_array (n, n)
+@overload
+def hessian(f: Callable[..., Any], *, full_output: Literal[True],  # type: ignore[overload-overlap]
+            **options: Unpack[AdaptiveHessianOptions]) -> _Full: ...
 @overload
 def hessian(f: Callable[..., Any], *, sparsity: None = ...,
             **options: Unpack[HessianOptions]) -> Hessian: ...

@@ -101,6 +101,9 @@ def wrap(make, kind, f, nums, has_aux, vectorized, options):
         raise ValueError(f"has_aux must be True or False; got {has_aux!r}")
     if nums == 0 and not has_aux:
         return make(f, **options)
+    if options.get("full_output"):
+        raise ValueError("full_output returns (result, info) for f's first argument; "
+                         "it does not combine with argnums or has_aux yet")
     if not callable(f):
         raise TypeError(f"{kind}: f must be callable; got {type(f).__name__}")
     g = f

@@ -34,9 +34,11 @@ Point: TypeAlias = float | NDArray[np.float64]
 #: x values that give float results (0-d, not an ndarray).
 Scalar: TypeAlias = float | np.floating[Any] | np.integer[Any]
 
-Method: TypeAlias = Literal["central", "forward", "backward", "complex", "dual", "auto",
-                            "2-point", "3-point", "cs"]
-HessianMethod: TypeAlias = Literal["dual", "complex", "central", "auto", "cs", "3-point"]
+Method: TypeAlias = Literal["central", "forward", "backward", "complex", "adaptive", "dual",
+                            "auto", "2-point", "3-point", "cs"]
+HessianMethod: TypeAlias = Literal["dual", "complex", "central", "adaptive", "auto", "cs",
+                                   "3-point"]
+Order: TypeAlias = Literal[2, 4, 6, 8]
 #: check_grad's reference: a jacobian method other than 'auto' (it has no tolerance).
 CheckMethod: TypeAlias = Literal["central", "forward", "backward", "complex", "dual",
                                  "2-point", "3-point", "cs"]
@@ -105,6 +107,23 @@ class FDOptions(TypedDict, total=False):
     check_finite: bool
     chunk: int | None
     workers: Workers
+    rtol: float | None
+    atol: float | None
+    order: Order | None
+    full_output: Literal[False]
+
+@type_check_only
+class AdaptiveOptions(TypedDict, total=False):
+    """FDOptions with full_output=True (method='adaptive'): no order."""
+    method: Literal["adaptive"]
+    step: ArrayLike | None
+    bounds: BoundsLike | None
+    vectorized: bool
+    check_finite: bool
+    chunk: int | None
+    workers: Workers
+    rtol: float | None
+    atol: float | None
 
 @type_check_only
 class JvpOptions(TypedDict, total=False):
@@ -113,6 +132,19 @@ class JvpOptions(TypedDict, total=False):
     bounds: BoundsLike | None
     check_finite: bool
     workers: Workers
+    rtol: float | None
+    atol: float | None
+    full_output: Literal[False]
+
+@type_check_only
+class AdaptiveJvpOptions(TypedDict, total=False):
+    method: Literal["adaptive"]
+    step: ArrayLike | None
+    bounds: BoundsLike | None
+    check_finite: bool
+    workers: Workers
+    rtol: float | None
+    atol: float | None
 
 @type_check_only
 class HessianOptions(TypedDict, total=False):
@@ -123,6 +155,19 @@ class HessianOptions(TypedDict, total=False):
     check_finite: bool
     chunk: int | None
     workers: Workers
+    rtol: float | None
+    atol: float | None
+    full_output: Literal[False]
+
+@type_check_only
+class AdaptiveHessianOptions(TypedDict, total=False):
+    method: Literal["adaptive"]
+    step: ArrayLike | None
+    vectorized: bool
+    check_finite: bool
+    workers: Workers
+    rtol: float | None
+    atol: float | None
 
 _A = TypeVar("_A")
 _V = TypeVar("_V")
