@@ -24,7 +24,7 @@ cdef extern from "extrap.h" nogil:
     enum:
         DFD_SQ_CENTRAL, DFD_SQ_FORWARD, DFD_SQ_BACKWARD, DFD_SQ_DIAG, DFD_SQ_CROSS
     enum:
-        DFD_SQ_DONE, DFD_SQ_TOL, DFD_SQ_LINEAR, DFD_SQ_STARTED
+        DFD_SQ_DONE, DFD_SQ_TOL, DFD_SQ_LINEAR, DFD_SQ_STARTED, DFD_SQ_FLOOR
     const int dfd_seq_npoints[]
     size_t dfd_seq_level(size_t m, int L, int kind, int k, double h, double xmag,
                          const double *F, ptrdiff_t fr, ptrdiff_t fc,
@@ -344,6 +344,7 @@ cdef int _end_sweep(Py_ssize_t u, Py_ssize_t t, Py_ssize_t m, double[::1] vh,
                     const double[::1] lov, const double[::1] hiv) except -1:
     """A sweep ended: merge a growth sweep, and decide whether to grow again."""
     cdef int taken = 1
+    cdef unsigned char f
     cdef double h
     cdef Py_ssize_t i, j = tj[t], k = tk[t]
     if vphase[u] > 0:
@@ -357,8 +358,12 @@ cdef int _end_sweep(Py_ssize_t u, Py_ssize_t t, Py_ssize_t m, double[::1] vh,
         vphase[u] += 1
         vh[u] = h
         vlevel[u] = 0
+        # the new sweep follows only the entries that asked for it: the others
+        # would keep it running at steps too large for them
         for i in range(m):
-            vsf[u, i] = 0
+            f = vflags[t, i]
+            vsf[u, i] = 0 if (not (f & DFD_SQ_TOL) and (f & DFD_SQ_LINEAR)
+                              and (f & DFD_SQ_FLOOR)) else DFD_SQ_DONE
         return 0
     vact[u] = 0
     return 0

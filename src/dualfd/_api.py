@@ -321,11 +321,13 @@ _OPTIONS_DOC = """\
         f returns ``(value, aux)``: only value is differentiated, and the
         transform returns ``(derivative, aux)`` (value_and_grad: ``((value,
         aux), grad)``), aux from one more call of f at the point itself.
-    method : {'central', 'forward', 'backward', 'complex', 'dual', 'auto'}, optional
-        Finite-difference stencil, 'dual' for exact forward-mode derivatives, or
-        'auto': 'dual' where f runs on Duals, else 'central' (decided on the first
-        call and kept; the fallback warns with `AutoWarning` naming what the Dual
-        refused).  'complex' needs an f that carries complex numbers through.
+    method : {'central', 'forward', 'backward', 'complex', 'adaptive', 'dual', 'auto'}, optional
+        Finite-difference stencil, 'adaptive' for extrapolated central
+        differences with an error estimate per entry (see `rtol`), 'dual' for
+        exact forward-mode derivatives, or 'auto': 'dual' where f runs on Duals,
+        else 'central' (decided on the first call and kept; the fallback warns
+        with `AutoWarning` naming what the Dual refused).  'complex' needs an f
+        that carries complex numbers through.
         SciPy's names are accepted: '2-point' (forward), '3-point' (central),
         'cs' (complex).
     step : float or array_like, optional
@@ -357,7 +359,26 @@ _OPTIONS_DOC = """\
         ``MPIPoolExecutor``, ``Client.get_executor()``); a
         ``dask.distributed.Client``.  The points go in one task per worker; the
         result is bitwise the serial one.  f and its arguments must pickle for
-        processes (a dask Client also takes lambdas and closures)."""
+        processes (a dask Client also takes lambdas and closures).
+    rtol, atol : float, optional
+        method='adaptive' only: the target of each entry's error estimate,
+        ``atol + rtol * scale`` with scale the largest entry of its column
+        (default rtol=1e-10, atol=0).  Per column, central differences at steps
+        ``2**-7 * max(1, |x_j|) / 2**k`` feed a Richardson tableau until the
+        estimate meets the target, or reaches f's rounding floor (about
+        ``eps * |f| / h``), which no step beats; one-sided near bounds.  An entry
+        that does neither raises `AccuracyError` (f is not smooth there), unless
+        `full_output` is set.  Cost: 4 to 8 points per column for smooth f.
+    order : {2, 4, 6, 8}, optional
+        method='central' only: the order of the stencil, 2 (default) or wider
+        central stencils of ``order`` points with steps ``eps**(1/(order + 1)) *
+        max(1, |x|)`` (one-sided of the same order near a bound): a cheap middle
+        ground between 'central' and 'adaptive' for smooth, well-scaled f.
+    full_output : bool, optional
+        method='adaptive' only: return ``(result, AdaptiveInfo)``, with the error
+        estimate of every entry (``info.error``, shaped like the result),
+        ``info.converged``, and the evaluation count ``info.nfev``; no
+        `AccuracyError` is raised then."""
 
 
 def jacobian(f, *, argnums=0, has_aux=False, method="central", step=None,
@@ -544,9 +565,10 @@ def jvp(f, *, argnums=0, has_aux=False, method="central", step=None, bounds=None
         order.
     has_aux : bool, optional
         f returns ``(value, aux)``; jv returns ``(f(x), J @ v, aux)``.
-    method, bounds, check_finite, workers : optional
+    method, bounds, check_finite, workers, rtol, atol, full_output : optional
         As for `jacobian`; with workers, the stencil's points (f(x) and one or two
-        points along v) are evaluated in parallel.
+        points along v) are evaluated in parallel.  method='adaptive' runs its
+        sequence along v (full_output: ``((f(x), J @ v), AdaptiveInfo)``).
     step : float or array_like, optional
         A float: the length of the step along v in the max-norm.  An array of
         per-coordinate steps h, broadcastable to x: the step along v is a

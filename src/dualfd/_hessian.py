@@ -24,11 +24,14 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
     ----------
     f : callable
         ``f(x, *args, **kwargs)`` returning a scalar.
-    method : {'dual', 'complex', 'central', 'auto'}, optional
+    method : {'dual', 'complex', 'central', 'adaptive', 'auto'}, optional
         'dual' (default) and 'complex': central differences of an exact
         gradient (dual numbers or complex step).  'central': a second-difference
         stencil on f alone, for black-box f that neither a Dual nor a complex
-        number can pass through.  'auto': 'dual' where f runs on Duals, else
+        number can pass through.  'adaptive': the same second differences over a
+        sequence of halving steps with Richardson extrapolation and an error
+        estimate per entry (see `dualfd.jacobian`'s rtol), 4 points per pair and
+        level; no bounds, no sparsity.  'auto': 'dual' where f runs on Duals, else
         'central', decided on the first call (an `AutoWarning` names what the
         Dual refused).
     step : float or array_like, optional
@@ -58,6 +61,9 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
         dense); 'central' computes the pattern's entries only (4 calls of f per
         off-diagonal pair).  The result is a ``scipy.sparse.csr_array`` (n, n)
         holding the pattern's entries.
+    rtol, atol, full_output : optional
+        method='adaptive' only, as for `dualfd.jacobian`; the second differences'
+        rounding floor (about ``eps * |f| / h**2``) is usually reached first.
 
     Returns
     -------
