@@ -181,7 +181,7 @@ def stencil_jacobian(f, x0, args, kwargs, opts, lb, ub, step):
             X[j, c:c + len(offs)] = xf[j] + offs * h[j]
             cols.append(c)
             c += len(offs)
-        F = np.ascontiguousarray(ev.values(X, lambda k: "a stencil point"))
+        F = np.ascontiguousarray(ev.values(X, lambda k: "a stencil point"))   # (m, K)
         for j, c in zip(range(j0, j1), cols):
             offs, w, w0 = stencils[kind[j]]
             _adaptive.stencil_columns(F, c, len(offs), w, w0, f0, h[j], J, j)

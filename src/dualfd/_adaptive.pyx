@@ -155,10 +155,16 @@ cdef class Evaluator:
                 r = self.call(np.ascontiguousarray(X[:, a:b]).reshape(xs + (b - a,)))
                 F[:, a:b] = self.numeric(r, (b - a,)).reshape(self.m, b - a)
             return F
+        cdef cnp.ndarray rows = np.ascontiguousarray(X.T)     # one point per row
+        cdef cnp.ndarray out = F.T.copy()                     # (K, m), rows written
         for a in range(K):
-            r = self.call(X[:, a].reshape(xs).copy())
-            F[:, a] = self.numeric(r, ()).reshape(-1)
-        return F
+            r = self.call(rows[a].reshape(xs).copy())
+            if (type(r) is np.ndarray and (<cnp.ndarray>r).dtype == np.float64
+                    and (<object>r).shape == self.fshape):
+                out[a] = r       # the common case, without output_array's checks
+            else:
+                out[a] = self.numeric(r, ()).reshape(-1)
+        return out.T
 
 
 def first_steps(cnp.ndarray x, step, lb, ub, bint allow_one_sided=True, bint along=False):
@@ -269,55 +275,67 @@ cdef int _block(Evaluator ev, const double[::1] xv, const double[::1] f0,
     cdef unsigned char[::1] vact = active.view(np.uint8)
     cdef double hk, xj, xk, ha, hb
     cdef double[:, ::1] vX
-    cdef double[:, ::1] vF
-    cdef double *state_best
+    cdef double[:, :] vF
+    cdef ptrdiff_t fr, fc
     cdef size_t left
+    cdef Py_ssize_t[::1] vact_idx
+    cdef Py_ssize_t[::1] vcol
+    cdef double[::1] vsteps
+    cdef const unsigned char[::1] vok
+    cdef Py_ssize_t a, na
     while active.any():
         act = np.flatnonzero(active)
+        vact_idx = act
+        na = act.shape[0]
         K = 0
-        for u in act:
-            K += dfd_seq_npoints[tkind[b0 + u]]
+        for a in range(na):
+            K += dfd_seq_npoints[tkind[b0 + vact_idx[a]]]
         X = np.empty((n, K))
         X[...] = np.asarray(xv)[:, None]
         vX = X
         col = np.empty(nt, dtype=np.intp)
         steps = np.empty(nt)
+        vcol = col
+        vsteps = steps
         c = 0
-        for u in act:
+        for a in range(na):
+            u = vact_idx[a]
             t = b0 + u
             kind = tkind[t]
             j = tj[t]
             k = tk[t]
             hk = ldexp(vh[u], -vlevel[u])
-            col[u] = c
+            vcol[u] = c
             for p in range(dfd_seq_npoints[kind]):
                 vX[j, c + p] = xv[j] + OFFSETS[kind][p][0] * hk
                 if k >= 0:
                     vX[k, c + p] = xv[k] + OFFSETS[kind][p][1] * hk
             # the step as the points realize it (x + h is exact for most x)
-            steps[u] = (vX[j, c] - xv[j]) / OFFSETS[kind][0][0]
+            vsteps[u] = (vX[j, c] - xv[j]) / OFFSETS[kind][0][0]
             c += dfd_seq_npoints[kind]
         F = ev.values(X, _Namer(describe, X, xv, act, col, tj, tk, tkind, b0, steps))
         vF = F
-        colok = np.isfinite(F).all(axis=0)
-        cdef_ok = colok.view(np.uint8)
-        for u in act:
+        fr = vF.strides[0] // sizeof(double)
+        fc = vF.strides[1] // sizeof(double)
+        vok = np.isfinite(F).all(axis=0).view(np.uint8)
+        for a in range(na):
+            u = vact_idx[a]
             t = b0 + u
             kind = tkind[t]
-            c = col[u]
+            c = vcol[u]
             q = dfd_seq_npoints[kind]
-            if not _all(cdef_ok, c, q):
+            if not _all(vok, c, q):
                 _shrink(u, t, vh, vlevel, vphase, vshrink, vact, vflags, steps,
                         X, c, q, F, describe, ev, tj)
                 continue
             if vphase[u] == 0:
-                left = dfd_seq_level(m, L, kind, vlevel[u], steps[u], txmag[t],
-                                     &vF[0, c], K, 1, &f0[0], 1, rtol, atol,
+                left = dfd_seq_level(m, L, kind, vlevel[u], vsteps[u], txmag[t],
+                                     &vF[0, c], fr, fc, &f0[0], 1, rtol, atol,
                                      &vrow[u, 0, 0], &vbest[t, 0], &verr[t, 0],
                                      &vrnd[t, 0], &vflags[t, 0])
             else:
-                left = dfd_seq_level(m, L, kind, vlevel[u], steps[u], txmag[t],
-                                     &vF[0, c], K, 1, &f0[0], 1, rtol, atol,
+                left = dfd_seq_level(m, L, kind, vlevel[u], vsteps[u], txmag[t],
+                                     &vF[0, c], fr, fc, &f0[0], 1, rtol, atol,
                                      &vrow[u, 0, 0], &vsec[0, u, 0], &vsec[1, u, 0],
                                      &vsec[2, u, 0], &vsf[u, 0])
             vlevel[u] += 1
