@@ -365,3 +365,15 @@ def test_grad_of_vector_f_raises():
         dfd.grad(lambda x: x, method="adaptive")(np.ones(2))
     with pytest.raises(ValueError, match="grad needs f to return a scalar"):
         dfd.grad(lambda x: x, order=4)(np.ones(2))
+
+
+def test_into():
+    f = lambda x: np.stack([np.sin(x[0]) * x[1], x[1] ** 2])
+    x = np.array([0.4, 1.5])
+    out = np.empty((2, 2))
+    r = dfd.jacobian(f, method="adaptive").into(out, x)
+    assert r is out
+    np.testing.assert_allclose(out, [[np.cos(0.4) * 1.5, np.sin(0.4)], [0.0, 3.0]],
+                               rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="out must be float64 of shape"):
+        dfd.jacobian(f, order=4).into(np.empty(3), x)

@@ -213,6 +213,22 @@ class Extrapolated(_api._Transformed):
         self.opts = opts
         self.workers = opts.workers
 
+    def into(self, out, x, *args, **kwargs):
+        """Write the derivative at x into the float64 array `out` (of the
+        derivative's shape) and return it as ``self(x, *args, **kwargs)`` would
+        (value_and_grad: ``(value, out)``; full_output: with the info)."""
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy array; got {type(out).__name__}")
+        r = self(x, *args, **kwargs)
+        res, info = r if self.opts.full_output else (r, None)
+        d = res[1] if self.kind == "value_and_grad" else res
+        if out.dtype != np.float64 or out.shape != np.shape(d):
+            raise ValueError(f"out must be float64 of shape {np.shape(d)}; got "
+                             f"{out.dtype} {out.shape}")
+        out[...] = d
+        res = (res[0], out) if self.kind == "value_and_grad" else out
+        return (res, info) if self.opts.full_output else res
+
     def __call__(self, x, *args, **kwargs):
         opts = self.opts
         x0 = as_point(x)
