@@ -2,8 +2,8 @@
 scipy.differentiate.jacobian (issue: "same or better accuracy with >= 5x fewer
 evaluations and >= 20x less time than either").
 
-    python benchmarks/adaptive.py            # every problem, 7 interleaved repeats
-    python benchmarks/adaptive.py --quick    # every problem, 5 repeats, shorter batches
+    python benchmarks/adaptive.py            # every problem, 7 interleaved repeats (~3 min)
+    python benchmarks/adaptive.py --quick    # every problem, 5 repeats, shorter batches (~20 s)
     python benchmarks/adaptive.py --smoke    # Powell badly scaled at x0 only (the test runs this)
     python benchmarks/adaptive.py --out DIR  # default benchmarks/out/
 
@@ -270,7 +270,8 @@ def markdown(report):
              + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ".",
              f"time: median per Jacobian over {report['repeat']} repeats, methods interleaved "
              "within each repeat (IQR in brackets); evals: points f is evaluated at, f(x) "
-             "included (a call on x of shape (n, K) counts K); calls: calls of f; error: "
+             "included (a call on x of shape (n, K) counts K), counted by a wrapper around f; "
+             "calls: calls of f; info nfev/ncalls: what dualfd's AdaptiveInfo reports; error: "
              "max|J - J_exact| / max(1, max|J_exact|) against the analytic Jacobian; est: "
              "dualfd's largest info.error; bounded: fraction of entries where info.error >= "
              "the true error; conv: fraction of entries reported converged (dualfd "
@@ -281,18 +282,21 @@ def markdown(report):
         rows = [r for r in report["rows"] if r["case"] == key]
         r0 = rows[0]
         lines += [f"## {r0['title']} (n = {r0['n']}, m = {r0['m']})", "",
-                  "| method | time | evals | calls | error | est | bounded | conv |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| method | time | evals | calls | info nfev/ncalls | error | est | bounded "
+                  "| conv |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in rows:
             if r["status"] == "failed":
-                lines.append(f"| {r['method']} | failed: {r['note']} | | | | | | |")
+                lines.append(f"| {r['method']} | failed: {r['note']} | | | | | | | |")
                 continue
             conv = fmt(r.get("converged"), "{:.2f}")
             if "nfev_entry_median" in r:
                 conv += f" (nfev/entry {r['nfev_entry_median']:.0f} / {r['nfev_entry_max']})"
             lines.append(
                 f"| {r['method']} | {t(r['median'])} [{t(r['q1'])}-{t(r['q3'])}] | "
-                f"{r['evals']} | {r['calls']} | {r['error']:.1e}"
+                f"{r['evals']} | {r['calls']} | "
+                + (f"{r['info_nfev']}/{r['info_ncalls']}" if "info_nfev" in r else "-")
+                + f" | {r['error']:.1e}"
                 f"{' WRONG' if r['status'] == 'wrong' else ''} | "
                 f"{fmt(r.get('est_max'), '{:.1e}')} | {fmt(r.get('bounded'), '{:.2f}')} | "
                 f"{conv} |")
