@@ -168,7 +168,8 @@ def stencil_jacobian(f, x0, args, kwargs, opts, lb, ub, step):
                     f"x{index_str(j, x0.shape)} = {float(xf[j])!r}; widen the bounds or "
                     "pass a smaller step")
     counts = np.array([len(stencils[k][0]) for k in kind])
-    J = np.empty((m, n))
+    lower = [_adaptive.fixed_weights(order - 2, k) for k in range(3)]
+    J, J2, mag = np.empty((m, n)), np.empty((m, n)), np.empty((m, n))
     per = max(1, (opts.chunk or _adaptive_points(n)) // max(1, int(counts.max(initial=1))))
     for j0 in range(0, n, per):
         j1 = min(n, j0 + per)
@@ -185,6 +186,10 @@ def stencil_jacobian(f, x0, args, kwargs, opts, lb, ub, step):
         for j, c in zip(range(j0, j1), cols):
             offs, w, w0 = stencils[kind[j]]
             _adaptive.stencil_columns(F, c, len(offs), w, w0, f0, h[j], J, j)
+            # the stencil of order - 2 on the first of the same points
+            offs, w, w0 = lower[kind[j]]
+            _adaptive.stencil_columns(F, c, len(offs), w, w0, f0, h[j], J2, j)
+            mag[:, j] = np.max(np.abs(F[:, c:c + len(stencils[kind[j]][0])]), axis=1)
     if opts.check_finite:
         bad = np.flatnonzero(~np.isfinite(J))
         if bad.size:
@@ -192,7 +197,33 @@ def stencil_jacobian(f, x0, args, kwargs, opts, lb, ub, step):
             raise ValueError(f"f returned a non-finite value near x along "
                              f"e{index_str(j, x0.shape)} (entry f{index_str(i, ev.fshape)}); "
                              "pass check_finite=False to allow it")
+    _check_stencil(J, J2, mag, f0, h, order, x0.shape, ev.fshape)
     return value, J, ev.fshape
+
+
+# A fixed stencil's result is refused where the stencil of order - 2 on the same
+# points differs from it by more than this fraction of the column's largest entry
+# (and of f's rounding over the step): the step is then too large for f, and the
+# higher order makes that worse, not better (Osborne 1's exp(-320 x4) at x4 ~ 0.02).
+STENCIL_AGREEMENT = 1e-4
+
+
+def _check_stencil(J, J2, mag, f0, h, order, xshape, fshape):
+    """AccuracyError where the order-p and order-(p-2) stencils disagree."""
+    gap = np.abs(J - J2)
+    scale = np.maximum(np.abs(J), np.abs(J).max(axis=0, initial=0.0)[None, :])
+    rounding = 64 * _EPS * np.maximum(mag, np.abs(f0)[:, None]) * order / h[None, :]
+    bad = gap > STENCIL_AGREEMENT * scale + rounding
+    if not bad.any():
+        return
+    i, j = np.unravel_index(int(np.argmax(np.where(bad, gap / np.maximum(scale, 1e-300),
+                                                   -1.0))), J.shape)
+    raise AccuracyError(
+        f"order={order}: for d f{index_str(int(i), fshape)} / d x{index_str(int(j), xshape)} "
+        f"the order-{order} and order-{order - 2} stencils on the same points differ by "
+        f"{float(gap[i, j]):.3g} (of {float(J[i, j]):.3g}): the step {float(h[j]):.3g} is "
+        "too large for f there.  Use method='adaptive' (it finds the step), or pass a "
+        "smaller step.", J, None)
 
 
 def _adaptive_points(n):

@@ -373,7 +373,9 @@ _OPTIONS_DOC = """\
         method='central' only: the order of the stencil, 2 (default) or wider
         central stencils of ``order`` points with steps ``eps**(1/(order + 1)) *
         max(1, |x|)`` (one-sided of the same order near a bound): a cheap middle
-        ground between 'central' and 'adaptive' for smooth, well-scaled f.
+        ground between 'central' and 'adaptive' for smooth, well-scaled f.  Where
+        the stencil of order - 2 on the same points differs by more than 1e-4 of
+        the column's scale, the step is too large for f: `AccuracyError`.
     full_output : bool, optional
         method='adaptive' only: return ``(result, AdaptiveInfo)``, with the error
         estimate of every entry (``info.error``, shaped like the result),
