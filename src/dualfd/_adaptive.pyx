@@ -174,34 +174,40 @@ def first_steps(cnp.ndarray x, step, lb, ub, bint allow_one_sided=True, bint alo
     """(h0, kind, xmag): each coordinate's first step and stencil for the
     sequence.  Raises ValueError where the bounds leave no room."""
     cdef Py_ssize_t n = x.size, j
-    xf = x.reshape(-1)
+    xarr = np.ascontiguousarray(x.reshape(-1), dtype=np.float64)
+    cdef const double[::1] xf = xarr
+    cdef const double[::1] sv = None if step is None else np.ascontiguousarray(step, dtype=np.float64)
+    cdef const double[::1] lv = None if lb is None else np.ascontiguousarray(lb, dtype=np.float64)
+    cdef const double[::1] uv = None if ub is None else np.ascontiguousarray(ub, dtype=np.float64)
     h0 = np.empty(n)
     kind = np.full(n, DFD_SQ_CENTRAL, dtype=np.intc)
+    cdef double[::1] hv = h0
+    cdef int[::1] kv = kind
     cdef int e
-    cdef double s, h, lo, hi, xj
+    cdef double s, h, lo = 0.0, hi = 0.0, xj
     for j in range(n):
         xj = xf[j]
-        if step is not None:
-            h = step[j]
+        if sv is not None:
+            h = sv[j]
         else:
             s = max(1.0, fabs(xj))
             frexp(FIRST * s, &e)
             h = ldexp(1.0, e - 1)       # the power of two at or below FIRST * s
-        if lb is None:
-            h0[j] = h
+        if lv is None:
+            hv[j] = h
             continue
-        lo, hi = xj - lb[j], ub[j] - xj      # room on each side
+        lo, hi = xj - lv[j], uv[j] - xj      # room on each side
         if lo < 0 or hi < 0:
             raise ValueError(f"x{index_str(j, (<object>x).shape)} = {xj!r} lies outside "
-                             f"bounds [{float(lb[j])!r}, {float(ub[j])!r}]")
+                             f"bounds [{lv[j]!r}, {uv[j]!r}]")
         while h > 0:
             if h <= lo and h <= hi:
                 break
             if allow_one_sided and 2 * h <= hi:
-                kind[j] = DFD_SQ_FORWARD
+                kv[j] = DFD_SQ_FORWARD
                 break
             if allow_one_sided and 2 * h <= lo:
-                kind[j] = DFD_SQ_BACKWARD
+                kv[j] = DFD_SQ_BACKWARD
                 break
             h *= 0.5
             if h < 1e-6 * max(1.0, fabs(xj)):
@@ -211,10 +217,10 @@ def first_steps(cnp.ndarray x, step, lb, ub, bint allow_one_sided=True, bint alo
                      else "along v from x" if along else f"around x = {xj!r}")
             raise ValueError(
                 f"bounds leave no room for the adaptive sequence {where} (room "
-                f"{float(lo):.3g} below, {float(hi):.3g} above); widen the bounds "
+                f"{lo:.3g} below, {hi:.3g} above); widen the bounds "
                 "or use a fixed method with a smaller step")
-        h0[j] = h
-    return h0, kind, np.abs(xf).astype(np.float64)
+        hv[j] = h
+    return h0, kind, np.abs(xarr)
 
 
 cdef bint _fits(int kind, double h, double xj, double lo, double hi):
