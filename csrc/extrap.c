@@ -119,7 +119,10 @@ size_t dfd_seq_level(size_t m, int L, int kind, int k, double h, double xmag,
         r[k] = cur;
         if (flags[i] & DFD_SQ_DONE)
             continue;
-        if (k == 1 && first_gap <= 2.0 * noise)
+        /* the first two quotients agree to rounding, but not bitwise (bitwise:
+         * f is linear at this scale and rounds the same way at both steps, so
+         * larger steps would give the same number) */
+        if (k == 1 && first_gap <= 2.0 * noise && first_gap > 0.0)
             flags[i] |= DFD_SQ_LINEAR;
         if (!(flags[i] & DFD_SQ_STARTED) || ce < err[i] ||
             fabs(cv - best[i]) > err[i] + ce) {

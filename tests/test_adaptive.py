@@ -139,27 +139,30 @@ def test_quadratic_takes_two_levels():
     assert info.nfev == 1 + 4 * 100
 
 
-def test_agrees_with_scipy_differentiate():
-    sd = pytest.importorskip("scipy.differentiate")
+def _peer_cases():
+    """(name, J, info, x) of dualfd's adaptive Jacobian where the peers are compared."""
     for name in ("osborne1", "powell_badly_scaled", "helical_valley", "biggs_exp6"):
         p = BY_NAME[name]
         x = p.x0 * 1.01 + 0.01
         J, info = dfd.jacobian(p.residual, method="adaptive", full_output=True)(x)
+        yield p, x, J, info
+
+
+def test_agrees_with_scipy_differentiate():
+    sd = pytest.importorskip("scipy.differentiate")
+    for p, x, J, info in _peer_cases():
         ref = sd.jacobian(p.residual, x)
         ok = np.abs(J - ref.df) <= ref.error + info.error + 8 * EPS * np.abs(ref.df)
-        assert ok[ref.success].all(), name
+        assert ok[ref.success].all(), p.name
 
 
 def test_agrees_with_numdifftools():
     nd = pytest.importorskip("numdifftools")
-    for name in ("osborne1", "powell_badly_scaled", "helical_valley", "biggs_exp6"):
-        p = BY_NAME[name]
-        x = p.x0 * 1.01 + 0.01
-        J, info = dfd.jacobian(p.residual, method="adaptive", full_output=True)(x)
+    for p, x, J, info in _peer_cases():
         est = nd.Jacobian(p.residual, full_output=True)(x)   # (J, error, ...)
         ref = np.asarray(est[0]).reshape(J.shape)
         rerr = np.asarray(est[1]).reshape(J.shape)
-        assert np.all(np.abs(J - ref) <= rerr + info.error + 8 * EPS * np.abs(ref)), name
+        assert np.all(np.abs(J - ref) <= rerr + info.error + 8 * EPS * np.abs(ref)), p.name
 
 
 def test_grad_value_and_grad_and_scalar_x():

@@ -1,7 +1,6 @@
 """The method="adaptive" benchmark (benchmarks/adaptive.py) runs end to end, counts what
 it claims to count, and refuses to pass with a wrong dualfd Jacobian."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -10,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import bench_support
+
 import dualfd   # noqa: F401  (imported here, not first inside main() under capsys)
 
 ADAPTIVE_PY = Path(__file__).resolve().parent.parent / "benchmarks" / "adaptive.py"
@@ -17,12 +18,8 @@ ADAPTIVE_PY = Path(__file__).resolve().parent.parent / "benchmarks" / "adaptive.
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("benchmarks_adaptive", ADAPTIVE_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with bench_support.loaded("adaptive") as module:
+        yield module
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 checks what it times: every result against the analytic Jacobian, evaluation counts
 against the colors."""
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import bench_support
 import problems
 
 SPARSE_PY = Path(__file__).resolve().parent.parent / "benchmarks" / "sparse.py"
@@ -19,12 +19,8 @@ SPARSE_PY = Path(__file__).resolve().parent.parent / "benchmarks" / "sparse.py"
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("benchmarks_sparse", SPARSE_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with bench_support.loaded("sparse") as module:
+        yield module
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import bench_support
 from scipy.optimize._numdiff import approx_derivative
 
 import dualfd._workers   # noqa: F401  (imported here, not under capsys: the benchmark uses it)
@@ -22,12 +24,8 @@ HAS_DASK = importlib.util.find_spec("distributed") is not None
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("benchmarks_workers", WORKERS_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module   # forked pool workers find slow_f by this name
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    with bench_support.loaded("workers") as module:
+        yield module
 
 
 @pytest.fixture(scope="module")

@@ -97,12 +97,8 @@ def _describe(xshape):
 def adaptive_jacobian(f, x0, args, kwargs, opts, lb, ub, step, xmag=None, along=False):
     """(value, J, fshape, info) by the adaptive sequence; J is (m, n).  xmag
     replaces |x| in the rounding estimate (a jvp's line has t = 0)."""
-    ev = _adaptive.Evaluator(f, args, kwargs, x0.shape, opts.vectorized,
-                             opts.check_finite, opts.chunk or 0, opts.workers)
-    if opts.check_finite:
-        check_finite_x(x0)
-    value, f0 = ev.at_x(x0)
-    n, m = x0.size, ev.m
+    ev, value, f0 = _start(f, x0, args, kwargs, opts)
+    n = x0.size
     h0, kind, absx = _adaptive.first_steps(
         x0, None if step is None else step.reshape(-1),
         None if lb is None else lb.reshape(-1), None if ub is None else ub.reshape(-1),
@@ -114,6 +110,17 @@ def adaptive_jacobian(f, x0, args, kwargs, opts, lb, ub, step, xmag=None, along=
     J, E = best.T.copy(), err.T.copy()
     ok = _converged(J, E, flags.T, opts.rtol, opts.atol)
     return value, J, ev.fshape, AdaptiveInfo(E, ok, ev.nfev, ev.ncalls)
+
+
+def _start(f, x0, args, kwargs, opts):
+    """(evaluator, f(x) as f returned it, f(x) flat): the first call of f."""
+    ev = _adaptive.Evaluator(f, args, kwargs, x0.shape, opts.vectorized,
+                             opts.check_finite, getattr(opts, "chunk", None) or 0,
+                             opts.workers)
+    if opts.check_finite:
+        check_finite_x(x0)
+    value, f0 = ev.at_x(x0)
+    return ev, value, f0
 
 
 def _converged(J, E, flags, rtol, atol):
@@ -133,11 +140,7 @@ def stencil_jacobian(f, x0, args, kwargs, opts, lb, ub, step):
     """(value, J, fshape) by the fixed central stencil of opts.order (one-sided
     of the same order near bounds)."""
     order = opts.order
-    ev = _adaptive.Evaluator(f, args, kwargs, x0.shape, opts.vectorized,
-                             opts.check_finite, opts.chunk or 0, opts.workers)
-    if opts.check_finite:
-        check_finite_x(x0)
-    value, f0 = ev.at_x(x0)
+    ev, value, f0 = _start(f, x0, args, kwargs, opts)
     n, m = x0.size, ev.m
     xf = x0.reshape(-1)
     if step is None:
@@ -363,11 +366,7 @@ def adaptive_jvp(f, x0, v0, args, kwargs, opts, lb, ub):
 def adaptive_hessian(f, x0, args, kwargs, opts):
     """(H, info): second differences of f by the adaptive sequence, one task per
     diagonal entry and per pair (j < k); symmetric by construction."""
-    ev = _adaptive.Evaluator(f, args, kwargs, x0.shape, opts.vectorized,
-                             opts.check_finite, 0, opts.workers)
-    if opts.check_finite:
-        check_finite_x(x0)
-    value, f0 = ev.at_x(x0)
+    ev, value, f0 = _start(f, x0, args, kwargs, opts)
     if ev.fshape != ():
         raise ValueError(f"hessian needs f to return a scalar; it returned shape "
                          f"{ev.fshape}")

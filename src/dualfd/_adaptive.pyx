@@ -58,9 +58,6 @@ MAX_GROWTH = 3
 MAX_SHRINK = 30
 # state doubles per block of tasks (32 MB)
 BLOCK_DOUBLES = 1 << 22
-# entries per task from which a level runs without the GIL (releasing it costs ~0.1 us)
-cdef enum:
-    NOGIL_MIN = 2048
 
 # point offsets of each stencil, in units of the level's step, along (e_j, e_k)
 cdef double OFFSETS[5][4][2]
@@ -345,12 +342,7 @@ cdef int _block(Evaluator ev, const double[::1] xv, const double[::1] f0,
                 pb, pe, pr, pf = &vbest[t, 0], &verr[t, 0], &vrnd[t, 0], &vflags[t, 0]
             else:
                 pb, pe, pr, pf = &vsec[0, u, 0], &vsec[1, u, 0], &vsec[2, u, 0], &vsf[u, 0]
-            if m >= NOGIL_MIN:
-                with nogil:
-                    left = dfd_seq_level(m, L, kind, vlevel[u], vsteps[u], txmag[t],
-                                         &vF[0, c], fr, fc, &f0[0], 1, rtol, atol,
-                                         &vrow[u, 0, 0], pb, pe, pr, pf)
-            else:
+            with nogil:
                 left = dfd_seq_level(m, L, kind, vlevel[u], vsteps[u], txmag[t],
                                      &vF[0, c], fr, fc, &f0[0], 1, rtol, atol,
                                      &vrow[u, 0, 0], pb, pe, pr, pf)

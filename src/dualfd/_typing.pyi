@@ -98,76 +98,49 @@ MapLike: TypeAlias = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[An
 Workers: TypeAlias = int | MapLike | concurrent.futures.Executor | DaskClient | None
 
 @type_check_only
-class FDOptions(TypedDict, total=False):
-    """The options grad, value_and_grad and jacobian share."""
-    method: Method
+class _PointOptions(TypedDict, total=False):
+    """What every finite-difference transform takes."""
     step: ArrayLike | None
     bounds: BoundsLike | None
-    vectorized: bool
     check_finite: bool
-    chunk: int | None
     workers: Workers
     rtol: float | None
     atol: float | None
+
+@type_check_only
+class _BlockOptions(_PointOptions, total=False):
+    vectorized: bool
+    chunk: int | None
+
+@type_check_only
+class FDOptions(_BlockOptions, total=False):
+    """The options grad, value_and_grad and jacobian share."""
+    method: Method
     order: Order | None
     full_output: Literal[False]
 
 @type_check_only
-class AdaptiveOptions(TypedDict, total=False):
+class AdaptiveOptions(_BlockOptions, total=False):
     """FDOptions with full_output=True (method='adaptive'): no order."""
     method: Literal["adaptive"]
-    step: ArrayLike | None
-    bounds: BoundsLike | None
-    vectorized: bool
-    check_finite: bool
-    chunk: int | None
-    workers: Workers
-    rtol: float | None
-    atol: float | None
 
 @type_check_only
-class JvpOptions(TypedDict, total=False):
+class JvpOptions(_PointOptions, total=False):
     method: Method
-    step: ArrayLike | None
-    bounds: BoundsLike | None
-    check_finite: bool
-    workers: Workers
-    rtol: float | None
-    atol: float | None
     full_output: Literal[False]
 
 @type_check_only
-class AdaptiveJvpOptions(TypedDict, total=False):
+class AdaptiveJvpOptions(_PointOptions, total=False):
     method: Literal["adaptive"]
-    step: ArrayLike | None
-    bounds: BoundsLike | None
-    check_finite: bool
-    workers: Workers
-    rtol: float | None
-    atol: float | None
 
 @type_check_only
-class HessianOptions(TypedDict, total=False):
+class HessianOptions(_BlockOptions, total=False):
     method: HessianMethod
-    step: ArrayLike | None
-    bounds: BoundsLike | None
-    vectorized: bool
-    check_finite: bool
-    chunk: int | None
-    workers: Workers
-    rtol: float | None
-    atol: float | None
     full_output: Literal[False]
 
 @type_check_only
-class AdaptiveHessianOptions(TypedDict, total=False):
+class AdaptiveHessianOptions(_BlockOptions, total=False):
     method: Literal["adaptive"]
-    step: ArrayLike | None
-    vectorized: bool
-    check_finite: bool
-    workers: Workers
-    rtol: float | None
-    atol: float | None
 
 _A = TypeVar("_A")
 _V = TypeVar("_V")
