@@ -428,3 +428,11 @@ def test_strictly_vectorized_f():
     assert info.ncalls == len(calls) and info.nfev == sum(s[1] for s in calls)
     J = dfd.jacobian(f, order=4, vectorized=True)(x)
     np.testing.assert_allclose(J, [[3.0, 0.0], [-0.5, 1.5]], rtol=1e-10, atol=1e-12)
+
+
+def test_step_too_small_for_the_sequence():
+    """A user step whose sequence stops changing x would give 0/0 entries."""
+    with pytest.raises(ValueError, match=r"step\[0\] = 1e-30 is too small for the adaptive"):
+        dfd.jacobian(lambda x: x ** 2, method="adaptive", step=1e-30)(np.array([1.0, 1.0]))
+    J = dfd.jacobian(lambda x: x ** 2, method="adaptive", step=1e-3)(np.array([1.0, 2.0]))
+    np.testing.assert_allclose(J, np.diag([2.0, 4.0]), rtol=1e-12, atol=1e-14)

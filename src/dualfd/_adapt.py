@@ -126,11 +126,13 @@ def _start(f, x0, args, kwargs, opts):
 def _converged(J, E, flags, rtol, atol):
     """Entries within tolerance of the largest entry of their row or column (the
     stopping rule used the column alone), or stopped at f's rounding floor."""
+    ok = (flags & (_TOL | _FLOOR)) != 0
+    if ok.all():   # the common case: the stopping rule settled every entry
+        return ok
     A = np.abs(J)
     scale = np.maximum(A, np.maximum(A.max(axis=0, initial=0.0)[None, :],
                                      A.max(axis=1, initial=0.0)[:, None]))
-    return (((E <= atol + rtol * scale) | ((flags & (_TOL | _FLOOR)) != 0))
-            & ((flags & _STARTED) != 0))
+    return (ok | (E <= atol + rtol * scale)) & ((flags & _STARTED) != 0)
 
 
 _TOL, _STARTED, _FLOOR = 2, 8, 64   # DFD_SQ_* (csrc/extrap.h)

@@ -37,6 +37,8 @@ cdef extern from "extrap.h" nogil:
                       unsigned char *flags, const double *best2, const double *err2,
                       const double *rnd2, const unsigned char *flags2)
     int dfd_fd_weights(int npts, const double *o, double *w)
+cdef extern from "fd.h" nogil:
+    size_t dfd_first_nonfinite(size_t len, const double *a, ptrdiff_t s)
     void dfd_fd_stencil_column(size_t m, int npts, const double *w, double w0,
                                const double *F, ptrdiff_t fr, ptrdiff_t fc,
                                const double *f0, ptrdiff_t f0s, double h,
@@ -49,7 +51,7 @@ cdef extern from "extrap.h" nogil:
 # term such as x_1 - 1e6 then comes out at the accuracy of f's values.  The
 # constants were chosen on the Moré-Garbow-Hillstrom set and oscillatory test
 # functions (benchmarks/adaptive.py, tests/test_adaptive.py).
-LEVELS = 10
+cdef int LEVELS = 10
 FIRST = 2.0 ** -7
 GROWTH = 64.0
 MAX_GROWTH = 3
@@ -78,7 +80,8 @@ OFFSETS[DFD_SQ_CROSS][3][:] = [-1.0, -1.0]
 cdef class Evaluator:
     """Calls f at x and at blocks of points, as float64 (m, K) arrays; counts
     evaluations (points) and calls."""
-    cdef object f, args, kwargs, pool
+    cdef object f, args, kwargs
+    cdef public object pool
     cdef bint vectorized, check_finite
     cdef public tuple xshape, fshape
     cdef public Py_ssize_t m, nfev, ncalls, chunk
@@ -190,6 +193,11 @@ def first_steps(cnp.ndarray x, step, lb, ub, bint allow_one_sided=True, bint alo
             s = max(1.0, fabs(xj))
             frexp(FIRST * s, &e)
             h = ldexp(1.0, e - 1)       # the power of two at or below FIRST * s
+        if xj + ldexp(h, 1 - LEVELS) == xj:
+            raise ValueError(
+                f"step{index_str(j, (<object>x).shape)} = {h!r} is too small for the "
+                f"adaptive sequence at x{index_str(j, (<object>x).shape)} = {xj!r}: its "
+                f"last step, step / 2**{LEVELS - 1}, must change x (or pass step=None)")
         if lv is None:
             hv[j] = h
             continue
@@ -323,11 +331,11 @@ cdef int _block(Evaluator ev, const double[::1] xv, const double[::1] f0,
             # the step as the points realize it (x + h is exact for most x)
             vsteps[u] = (vX[j, c] - xv[j]) / OFFSETS[kind][0][0]
             c += dfd_seq_npoints[kind]
-        F = ev.values(X, _Namer(describe, X, xv, act, col, tj, tk, tkind, b0, steps))
+        F = ev.values(X, _Namer(describe, X, act, col, steps) if ev.pool is not None else None)
         vF = F
         fr = vF.strides[0] // sizeof(double)
         fc = vF.strides[1] // sizeof(double)
-        vok = np.isfinite(F).all(axis=0).view(np.uint8)
+        vok = _finite_columns(F)
         for a in range(na):
             u = vact_idx[a]
             t = b0 + u
@@ -351,6 +359,18 @@ cdef int _block(Evaluator ev, const double[::1] xv, const double[::1] f0,
                 _end_sweep(u, t, m, vh, vlevel, vphase, vact, vbest, verr, vrnd, vflags,
                            vsec, vsf, tkind, xv, tj, tk, lov, hiv)
     return 0
+
+
+cdef cnp.ndarray _finite_columns(F):
+    """1 for each column of F whose entries are all finite (C's check, no temporaries
+    beyond the result)."""
+    cdef double[:, :] v = F
+    cdef Py_ssize_t K = v.shape[1], m = v.shape[0], c
+    out = np.empty(K, dtype=np.uint8)
+    cdef unsigned char[::1] o = out
+    for c in range(K):
+        o[c] = dfd_first_nonfinite(m, &v[0, c], v.strides[0] // sizeof(double)) == <size_t>m
+    return out
 
 
 cdef inline bint _all(const unsigned char[::1] ok, Py_ssize_t c, Py_ssize_t q):
@@ -424,7 +444,7 @@ cdef int _shrink(Py_ssize_t u, Py_ssize_t t, double[::1] vh, int[::1] vlevel,
 class _Namer:
     """Names point k of a round in errors from workers."""
 
-    def __init__(self, describe, X, xv, act, col, tj, tk, tkind, b0, steps):
+    def __init__(self, describe, X, act, col, steps):
         self.describe, self.X, self.col, self.act = describe, X, col, act
         self.steps = steps
 
