@@ -436,3 +436,8 @@ def test_step_too_small_for_the_sequence():
         dfd.jacobian(lambda x: x ** 2, method="adaptive", step=1e-30)(np.array([1.0, 1.0]))
     J = dfd.jacobian(lambda x: x ** 2, method="adaptive", step=1e-3)(np.array([1.0, 2.0]))
     np.testing.assert_allclose(J, np.diag([2.0, 4.0]), rtol=1e-12, atol=1e-14)
+
+
+def test_jvp_step_too_small_for_the_sequence():
+    with pytest.raises(ValueError, match="along v is too small for the adaptive sequence"):
+        dfd.jvp(np.sin, method="adaptive", step=1e-30)(np.array([1e10]), np.array([1.0]))

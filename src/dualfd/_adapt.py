@@ -355,6 +355,11 @@ def adaptive_jvp(f, x0, v0, args, kwargs, opts, lb, ub):
             b = np.where(moving, (ub - x0) / np.where(moving, v0, 1.0), np.inf)
         tlo = np.array(float(np.max(np.minimum(a, b))))
         thi = np.array(float(np.min(np.maximum(a, b))))
+    tfirst = _adaptive.FIRST * scale if step is None else float(step)
+    if np.all(x0 + np.ldexp(tfirst, 1 - _adaptive.SWEEP_LEVELS) * v0 == x0):
+        raise ValueError(f"step = {tfirst * vmax!r} along v is too small for the adaptive "
+                         "sequence at x: its last step no longer changes x (or pass "
+                         "step=None)")
     # the step rule in units of t: FIRST * max(1, max|x|) along a unit max-norm v
     value, J, fshape, info = adaptive_jacobian(
         line, t0, args, kwargs, opts, tlo, thi,

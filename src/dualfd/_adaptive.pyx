@@ -52,6 +52,7 @@ cdef extern from "fd.h" nogil:
 # constants were chosen on the Moré-Garbow-Hillstrom set and oscillatory test
 # functions (benchmarks/adaptive.py, tests/test_adaptive.py).
 cdef int LEVELS = 10
+SWEEP_LEVELS = LEVELS     # for Python callers
 FIRST = 2.0 ** -7
 GROWTH = 64.0
 MAX_GROWTH = 3
