@@ -151,6 +151,11 @@ dfd.grad(f, workers=pool_map).close()
 dfd.hessian(f, workers=map, method="central", vectorized=True)
 dfd.grad(f, bounds=[(0.0, None), (None, 1.0)], check_finite=False)
 dfd.jvp(vec, step=x, bounds=(np.zeros(2), np.ones(2)))
+reveal_type(dfd.grad(f, method="adaptive", rtol=1e-8)(x))  # -> Array
+reveal_type(dfd.grad(f, order=4)(x))  # -> Array
+reveal_type(dfd.jacobian(vec, method="adaptive", full_output=True)(x)[1])  # -> dualfd.AdaptiveInfo
+reveal_type(dfd.hessian(f, method="adaptive", full_output=True)(x)[1])  # -> dualfd.AdaptiveInfo
+accuracy: type[ArithmeticError] = dfd.AccuracyError
 warning: type[Warning] = dfd.AutoWarning
 errors: tuple[type[Exception], ...] = (dfd.NonAnalyticError, dfd.TracingError)
 version: str = dfd.__version__
@@ -177,6 +182,9 @@ dfd.grad(f).into(np.empty(1))  # E: Too few arguments for "into"
 y: float = dfd.grad(f)(np.ones(2))  # E: Incompatible types in assignment
 dfd.jacobian(f, workers="threads")  # E: No overload variant of "jacobian" matches
 dfd.grad(f, has_aux=bool(1))  # E: No overload variant of "grad" matches
+dfd.grad(f, order=3)  # E: No overload variant of "grad" matches
+dfd.jvp(f, order=4)  # E: No overload variant of "jvp" matches
+dfd.grad(f, method="central", full_output=True)  # E: No overload variant of "grad"
 '''
 
 _ARRAY = re.compile(r"numpy\.ndarray\[(?:tuple\[[^\]]*\]|Any), "
@@ -293,7 +301,8 @@ def _is(value, t):
         return isinstance(value, dict) and all(_is(a, k) and _is(b, v)
                                                for a, b in value.items())
     simple = {"float": float, "int": int, "bool": bool, "str": str,
-              "dualfd.GradCheck": dfd.GradCheck, "dualfd._dual.Dual": dfd.Dual}
+              "dualfd.GradCheck": dfd.GradCheck, "dualfd._dual.Dual": dfd.Dual,
+              "dualfd.AdaptiveInfo": dfd.AdaptiveInfo}
     if t in simple:
         return isinstance(value, simple[t]) and (t != "int" or type(value) is not bool)
     if t == "dualfd._typing.SparseArray":
