@@ -445,3 +445,28 @@ def test_step_too_small_for_the_sequence():
 def test_jvp_step_too_small_for_the_sequence():
     with pytest.raises(ValueError, match="along v is too small for the adaptive sequence"):
         dfd.jvp(np.sin, method="adaptive", step=1e-30)(np.array([1e10]), np.array([1.0]))
+
+
+def test_check_grad_with_the_adaptive_reference():
+    """A 1e-7 relative mistake in one of 200 entries: too small for central's
+    tolerance (1e-6), caught by the adaptive reference, for every direction mode;
+    no false alarm on the MGH objectives' analytic gradients."""
+    x = np.linspace(-1.0, 1.5, 200)
+    f = lambda x: np.sum(np.exp(0.3 * x) * np.sin(x) ** 2)
+    g = lambda x: np.exp(0.3 * x) * (0.3 * np.sin(x) ** 2 + np.sin(2 * x))
+
+    def g_wrong(x):
+        d = g(x)
+        d[57] *= 1 + 1e-7
+        return d
+
+    assert dfd.check_grad(f, g_wrong, x).ok        # central cannot see it
+    for direction in ("all", "random", "fast"):
+        assert dfd.check_grad(f, g, x, method="adaptive", direction=direction).ok
+    bad = dfd.check_grad(f, g_wrong, x, method="adaptive")
+    assert not bad.ok and bad.worst_index == (57,)
+    for name in ("rosenbrock", "osborne1", "powell_badly_scaled", "brown_badly_scaled",
+                 "biggs_exp6", "watson_9", "chebyquad_8"):
+        p = BY_NAME[name]
+        for x in (p.x0, p.x0 * 1.01 + 0.01):
+            assert dfd.check_grad(p.objective, p.gradient, x, method="adaptive").ok, name

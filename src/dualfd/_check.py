@@ -17,10 +17,11 @@ __all__ = ["check_grad", "GradCheck"]
 # relative to the row's largest derivative: central ~1e-8, forward/backward
 # ~1e-4 (h f''/2 with h ~ eps**(1/2) where f'' >> f', as in Powell's badly
 # scaled function), complex and dual ~1e-15 (no cancellation: only the
-# rounding of g's own formula is left).  An error below the bar is reference
+# rounding of g's own formula is left), adaptive ~1e-11 (its sequence meets
+# rtol=1e-10 per column; the tolerance also adds its error estimate per entry).  An error below the bar is reference
 # noise, one above it almost surely a mistake in g.
 RTOL = {"central": 1e-6, "forward": 1e-3, "backward": 1e-3,
-        "complex": 1e-10, "dual": 1e-10}
+        "complex": 1e-10, "dual": 1e-10, "adaptive": 1e-8}
 # A difference quotient also carries the rounding error of f: ~eps |f_i| / h_j,
 # which dominates when |f| >> |f'| (Brown's badly scaled function: f ~ 1e12),
 # and a truncation error that a second stencil estimates (_reference_error).
@@ -199,7 +200,9 @@ def _check_directional(f, g, x, xg, args, kwargs, jv, method, rtol, atol,
     rng = np.random.default_rng(0 if rng is None else rng)
     xshape = np.shape(xg)
     v = rng.standard_normal(xshape)
-    value, numeric = jv(x, v, *args, **kwargs)
+    out = jv(x, v, *args, **kwargs)
+    (value, numeric), info = (out, None) if method != "adaptive" else out
+    estimate = 0.0 if info is None else np.asarray(info.error, dtype=np.float64)
     numeric = np.asarray(numeric, dtype=np.float64)
     fshape = numeric.shape
     G = _analytic(g(xg, *args, **kwargs), fshape + xshape, xshape)
@@ -220,7 +223,9 @@ def _check_directional(f, g, x, xg, args, kwargs, jv, method, rtol, atol,
         U = rng.standard_normal((PROJECTIONS,) + fshape)
         m = len(fshape)
         analytic, numeric = (np.tensordot(U, a, axes=m) for a in (analytic, numeric))
-        noise = np.tensordot(np.abs(U), noise, axes=m)
+        noise = np.tensordot(np.abs(U), noise + estimate, axes=m)
+    else:
+        noise = noise + estimate
     scale = np.maximum(np.abs(analytic), np.abs(numeric))
     tolerance = atol + rtol * scale + noise
     if length and not np.all(np.abs(analytic - numeric) <= tolerance):
@@ -301,15 +306,17 @@ def check_grad(f, g, x, *args, method="central", rtol=None, atol=None,
     *args, **kwargs
         Extra arguments passed to both f and g (keywords other than the options
         below).
-    method : {'central', 'forward', 'backward', 'complex', 'dual'}, optional
+    method : {'central', 'forward', 'backward', 'complex', 'adaptive', 'dual'}, optional
         How the reference ``dfd.jacobian(f, method=method, **options)`` is
         computed.  'dual' and 'complex' are exact to rounding, so they catch
-        smaller mistakes; 'central' (default) works for any f.  SciPy's names
-        '2-point', '3-point' and 'cs' are accepted.
+        smaller mistakes; 'central' (default) works for any f; 'adaptive'
+        works for any smooth f and is ~1e-11 accurate, with an error estimate
+        per entry that the tolerance adds.  SciPy's names '2-point', '3-point'
+        and 'cs' are accepted.
     rtol : float, optional
         Relative tolerance; the default depends on the method's accuracy:
-        1e-6 for 'central', 1e-3 for 'forward'/'backward', 1e-10 for
-        'complex'/'dual'.
+        1e-6 for 'central', 1e-3 for 'forward'/'backward', 1e-8 for
+        'adaptive', 1e-10 for 'complex'/'dual'.
     atol : float, optional
         Absolute tolerance, default 0.
     raise_on_fail : bool, optional
@@ -421,13 +428,23 @@ def check_grad(f, g, x, *args, method="central", rtol=None, atol=None,
             options["workers"].close()
 
 
+def _estimated(result, method):
+    """(the reference as float64, its error estimate: method='adaptive''s own per
+    entry, else 0)."""
+    if method != "adaptive":
+        return np.asarray(result, dtype=np.float64), 0.0
+    numeric, info = result
+    return np.asarray(numeric, dtype=np.float64), np.asarray(info.error, dtype=np.float64)
+
+
 def _check(f, g, x, args, kwargs, method, rtol, atol, raise_on_fail, direction, rng,
            options):
     # the jacobian validator checks f, method and the options
+    extra = dict(full_output=True) if method == "adaptive" else {}
     if direction != "all":
-        jv = _api.jvp(f, method=method, **options)
+        jv = _api.jvp(f, method=method, **options, **extra)
     else:
-        jac = _api.jacobian(f, method=method, **options)
+        jac = _api.jacobian(f, method=method, **options, **extra)
     rtol = _tolerance("rtol", rtol, RTOL[method])
     atol = _tolerance("atol", atol, 0.0)
     # g gets x as f does (float64), on a copy: the caller's x stays as it was
@@ -437,11 +454,11 @@ def _check(f, g, x, args, kwargs, method, rtol, atol, raise_on_fail, direction, 
     if direction != "all":
         return _check_directional(f, g, x, xg, args, kwargs, jv, method, rtol, atol,
                                   raise_on_fail, direction, rng, options)
-    numeric = np.asarray(jac(x, *args, **kwargs), dtype=np.float64)
+    numeric, estimate = _estimated(jac(x, *args, **kwargs), method)
     analytic = _analytic(g(xg, *args, **kwargs), numeric.shape, xshape)
     fdim = numeric.ndim - len(xshape)
     scale = _scales(analytic, numeric, fdim)
-    tolerance = atol + rtol * scale
+    tolerance = atol + rtol * scale + estimate
     if method in _RSTEP and not np.all(np.abs(analytic - numeric) <= tolerance):
         # The reference's own error estimate costs a call of f and a second
         # Jacobian; it can only widen the tolerance, so it is needed only when

@@ -40,7 +40,8 @@ HessianMethod: TypeAlias = Literal["dual", "complex", "central", "adaptive", "au
                                    "3-point"]
 Order: TypeAlias = Literal[2, 4, 6, 8]
 #: check_grad's reference: a jacobian method other than 'auto' (it has no tolerance).
-CheckMethod: TypeAlias = Literal["central", "forward", "backward", "complex", "dual",
+CheckMethod: TypeAlias = Literal["central", "forward", "backward", "complex", "adaptive",
+                                 "dual",
                                  "2-point", "3-point", "cs"]
 Direction: TypeAlias = Literal["all", "random", "fast"]
 
