@@ -470,3 +470,19 @@ def test_check_grad_with_the_adaptive_reference():
         p = BY_NAME[name]
         for x in (p.x0, p.x0 * 1.01 + 0.01):
             assert dfd.check_grad(p.objective, p.gradient, x, method="adaptive").ok, name
+
+
+def test_memory_is_bounded_by_blocks(monkeypatch):
+    """Columns go in blocks whose points and state fit the block budget: with a
+    budget of 400 doubles and n = 50, one round holds two columns' points."""
+    monkeypatch.setattr(_adaptive, "BLOCK_DOUBLES", 400)
+    shapes = []
+
+    def f(x):
+        shapes.append(x.shape)
+        return np.sin(x) * 2.0
+
+    x = np.linspace(0.1, 1.0, 50)
+    J = dfd.jacobian(f, method="adaptive", vectorized=True)(x)
+    np.testing.assert_allclose(np.diag(J), 2 * np.cos(x), rtol=1e-11)
+    assert max(s[-1] for s in shapes[1:]) <= 4

@@ -257,7 +257,9 @@ def sequence(Evaluator ev, cnp.ndarray x, const double[::1] f0, tasks, double rt
     cdef const double[::1] xv = xf
     cdef const double[::1] lov = lb.reshape(-1) if lb is not None else None
     cdef const double[::1] hiv = ub.reshape(-1) if ub is not None else None
-    nb = max(1, min(T, BLOCK_DOUBLES // max(1, m * (L + 8))))
+    # a block's state (tableau rows, estimates) and a round's points (n doubles
+    # each, up to 4 per task) both stay within BLOCK_DOUBLES
+    nb = max(1, min(T, BLOCK_DOUBLES // max(1, m * (L + 8)), BLOCK_DOUBLES // max(1, 4 * n)))
     for b0 in range(0, T, nb):
         b1 = min(T, b0 + nb)
         _block(ev, xv, f0, tj, tk, tkind, th0, txmag, b0, b1, m, L, rtol, atol,
