@@ -298,20 +298,20 @@ def test_fixed_orders_beat_central_on_the_mgh_set():
 
 
 def test_fornberg_weights():
-    np.testing.assert_allclose(_adaptive.weights_for_test([1, -1, 2, -2]),
+    np.testing.assert_allclose(_adaptive.weights([1, -1, 2, -2]),
                                [2 / 3, -2 / 3, -1 / 12, 1 / 12], rtol=1e-14)
-    np.testing.assert_allclose(_adaptive.weights_for_test([1, -1, 2, -2, 3, -3]),
+    np.testing.assert_allclose(_adaptive.weights([1, -1, 2, -2, 3, -3]),
                                [3 / 4, -3 / 4, -3 / 20, 3 / 20, 1 / 60, -1 / 60],
                                rtol=1e-14)
-    np.testing.assert_allclose(_adaptive.weights_for_test([0, 1, 2]), [-1.5, 2, -0.5],
+    np.testing.assert_allclose(_adaptive.weights([0, 1, 2]), [-1.5, 2, -0.5],
                                rtol=1e-14)
     # exact on polynomials of degree np - 1, at arbitrary offsets
     o = np.array([-0.3, 0.2, 1.1, 2.5, -1.7])
-    w = _adaptive.weights_for_test(list(o))
+    w = _adaptive.weights(list(o))
     for d in range(5):
         assert abs(w @ o ** d - (1.0 if d == 1 else 0.0)) <= 1e-12
     with pytest.raises(ValueError, match="distinct"):
-        _adaptive.weights_for_test([1.0, 1.0])
+        _adaptive.weights([1.0, 1.0])
 
 
 def test_caller_arrays_untouched_and_pickle():
@@ -486,3 +486,20 @@ def test_memory_is_bounded_by_blocks(monkeypatch):
     J = dfd.jacobian(f, method="adaptive", vectorized=True)(x)
     np.testing.assert_allclose(np.diag(J), 2 * np.cos(x), rtol=1e-11)
     assert max(s[-1] for s in shapes[1:]) <= 4
+
+
+def _objective(x):
+    """A module-level f: pickles by reference."""
+    return np.sum(np.sin(x) * x[::-1]) + x[0] ** 2 * x[2]
+
+
+def test_adaptive_hessian_with_workers_pickles_as_serial():
+    """Its options are the transforms' own (_Options), which leave workers out when
+    pickled, as every transform does; a private copy of them used to carry the
+    executor into the pickle."""
+    x = np.array([0.3, -0.4, 0.9])
+    with ThreadPoolExecutor(2) as pool:
+        hess = dfd.hessian(_objective, method="adaptive", workers=pool)
+        back = pickle.loads(pickle.dumps(hess))
+        np.testing.assert_array_equal(back(x), hess(x))
+    assert back.workers is None and back.opts.workers is None

@@ -153,11 +153,11 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
 
 def _adaptive_hessian(f, method, step, bounds, vectorized, check_finite, workers,
                       sparsity, rtol, atol, full_output):
-    """method='adaptive': second differences of f by the extrapolated sequence."""
-    from . import _adapt
-    if method != "adaptive":
-        raise ValueError("rtol, atol and full_output apply to method='adaptive'; "
-                         f"got method={method!r}: remove them, or pass method='adaptive'")
+    """method='adaptive': second differences of f by the extrapolated sequence.
+    rtol, atol and full_output are validated (and refused with another method) as
+    for the other transforms."""
+    opts = _api._Options("hessian", f, method, step, None, vectorized, check_finite,
+                         None, workers, rtol, atol, None, full_output)
     if bounds is not None:
         raise ValueError("hessian(method='adaptive') takes no bounds: its second "
                          "differences step to both sides of x; use method='central', "
@@ -165,21 +165,7 @@ def _adaptive_hessian(f, method, step, bounds, vectorized, check_finite, workers
     if sparsity is not None:
         raise ValueError("hessian(method='adaptive') computes every entry; remove "
                          "sparsity, or use method='central' or 'dual' with it")
-    rtol, atol = _adapt.tolerances(_adapt.DEFAULT_RTOL if rtol is None else rtol,
-                                   0.0 if atol is None else atol)
-    return _AdaptiveHessian(f, _AdaptiveOptions(step, vectorized, check_finite, workers,
-                                                rtol, atol,
-                                                _api._flag(full_output, "full_output")))
-
-
-class _AdaptiveOptions:
-    """What _adapt.adaptive_hessian reads of a transform's options."""
-
-    def __init__(self, step, vectorized, check_finite, workers, rtol, atol, full_output):
-        self.step, self.vectorized, self.check_finite = step, vectorized, check_finite
-        self.workers, self.rtol, self.atol = workers, rtol, atol
-        self.full_output = full_output
-        self.method = "adaptive"
+    return _AdaptiveHessian(f, opts)
 
 
 class _AdaptiveHessian(_api._Transformed):
