@@ -15,7 +15,7 @@ import numpy as np
 
 # _api imports this module at its end, once _Transformed exists
 from . import _adaptive, _api
-from ._fd import as_point, check_finite_x, index_str
+from ._fd import as_point, check_finite_x, index_str, vector_points
 
 __all__ = ["AdaptiveInfo", "AccuracyError"]
 
@@ -88,10 +88,9 @@ def tolerances(rtol, atol):
     return out
 
 
-def _describe(xshape):
-    def describe(point, h):
-        return f"a trial point at step {h:.3g} from x"
-    return describe
+def _describe(point, h):
+    """How errors name a trial point of the sequence."""
+    return f"a trial point at step {h:.3g} from x"
 
 
 def adaptive_jacobian(f, x0, args, kwargs, opts, lb, ub, step, xmag=None, along=False):
@@ -105,8 +104,8 @@ def adaptive_jacobian(f, x0, args, kwargs, opts, lb, ub, step, xmag=None, along=
         True, along)
     xmag = absx if xmag is None else xmag
     tasks = (np.arange(n, dtype=np.int64), np.full(n, -1, dtype=np.int64), kind, h0, xmag)
-    best, err, rnd, flags = _adaptive.sequence(ev, x0, f0, tasks, opts.rtol, opts.atol,
-                                               lb, ub, _describe(x0.shape))
+    best, err, flags = _adaptive.sequence(ev, x0, f0, tasks, opts.rtol, opts.atol,
+                                               lb, ub, _describe)
     J, E = best.T.copy(), err.T.copy()
     ok = _converged(J, E, flags.T, opts.rtol, opts.atol)
     return value, J, ev.fshape, AdaptiveInfo(E, ok, ev.nfev, ev.ncalls)
@@ -126,16 +125,13 @@ def _start(f, x0, args, kwargs, opts):
 def _converged(J, E, flags, rtol, atol):
     """Entries within tolerance of the largest entry of their row or column (the
     stopping rule used the column alone), or stopped at f's rounding floor."""
-    ok = (flags & (_TOL | _FLOOR)) != 0
+    ok = (flags & (_adaptive.TOL | _adaptive.FLOOR)) != 0
     if ok.all():   # the common case: the stopping rule settled every entry
         return ok
     A = np.abs(J)
     scale = np.maximum(A, np.maximum(A.max(axis=0, initial=0.0)[None, :],
                                      A.max(axis=1, initial=0.0)[:, None]))
-    return (ok | (E <= atol + rtol * scale)) & ((flags & _STARTED) != 0)
-
-
-_TOL, _STARTED, _FLOOR = 2, 8, 64   # DFD_SQ_* (csrc/extrap.h)
+    return (ok | (E <= atol + rtol * scale)) & ((flags & _adaptive.STARTED) != 0)
 
 
 def stencil_jacobian(f, x0, args, kwargs, opts, lb, ub, step):
@@ -175,7 +171,7 @@ def stencil_jacobian(f, x0, args, kwargs, opts, lb, ub, step):
     counts = np.array([len(stencils[k][0]) for k in kind])
     lower = [_adaptive.fixed_weights(order - 2, k) for k in range(3)]
     J, J2, mag = np.empty((m, n)), np.empty((m, n)), np.empty((m, n))
-    per = max(1, (opts.chunk or _adaptive_points(n)) // max(1, int(counts.max(initial=1))))
+    per = max(1, (opts.chunk or vector_points(n)) // max(1, int(counts.max(initial=1))))
     for j0 in range(0, n, per):
         j1 = min(n, j0 + per)
         K = int(counts[j0:j1].sum())
@@ -231,11 +227,6 @@ def _check_stencil(J, J2, mag, f0, h, order, xshape, fshape):
         "smaller step.", J, None)
 
 
-def _adaptive_points(n):
-    from ._fd import vector_points
-    return vector_points(n)
-
-
 _KINDS = ("jacobian", "grad", "value_and_grad")
 
 
@@ -280,14 +271,11 @@ class Extrapolated(_api._Transformed):
         if self.kind != "jacobian" and fshape != ():
             raise ValueError(f"{self.kind} needs f to return a scalar; it returned shape "
                              f"{fshape}. Use dfd.jacobian for array outputs")
-        scalar = x0.ndim == 0 and not isinstance(x, np.ndarray)
-        D = _api._shaped(J.reshape(fshape + x0.shape), x) if scalar else \
-            J.reshape(fshape + x0.shape)
+        D = _api._shaped(J.reshape(fshape + x0.shape), x)
         result = (value, D) if self.kind == "value_and_grad" else D
         if info is None:
             return result
-        info.error = _api._shaped(info.error.reshape(fshape + x0.shape), x) if scalar \
-            else info.error.reshape(fshape + x0.shape)
+        info.error = _api._shaped(info.error.reshape(fshape + x0.shape), x)
         info.converged = info.converged.reshape(fshape + x0.shape)
         if opts.full_output:
             return result, info
@@ -314,7 +302,6 @@ def check(result, info, opts, fshape, xshape):
         result, info)
 
 
-
 class _Line:
     """t -> f(x + t v): a jvp as the derivative of a function of one variable.
     A vectorized call gets t of shape (K,) and the points x + t v stacked on a
@@ -338,14 +325,13 @@ def adaptive_jvp(f, x0, v0, args, kwargs, opts, lb, ub):
     line = _Line(f, x0, v0)
     t0 = np.array(0.0)
     if vmax == 0.0:
-        ev = _adaptive.Evaluator(line, args, kwargs, (), opts.vectorized,
-                                 opts.check_finite, 0, opts.workers)
-        value, f0 = ev.at_x(t0)
+        ev, value, _ = _start(line, t0, args, kwargs, opts)
         d = np.zeros(ev.fshape)
         return value, d, AdaptiveInfo(np.zeros(ev.fshape), np.ones(ev.fshape, bool),
                                       ev.nfev, ev.ncalls)
-    scale = max(1.0, float(np.max(np.abs(x0)))) / vmax
-    step = None if opts.step is None else np.array(float(np.max(opts.step)) / vmax)
+    # the step rule in units of t: FIRST * max(1, max|x|) along a unit max-norm v
+    tfirst = (_adaptive.FIRST * max(1.0, float(np.max(np.abs(x0)))) if opts.step is None
+              else float(np.max(opts.step))) / vmax
     tlo = thi = None
     if lb is not None:
         # the t for which x + t v stays in [lb, ub]
@@ -355,15 +341,12 @@ def adaptive_jvp(f, x0, v0, args, kwargs, opts, lb, ub):
             b = np.where(moving, (ub - x0) / np.where(moving, v0, 1.0), np.inf)
         tlo = np.array(float(np.max(np.minimum(a, b))))
         thi = np.array(float(np.min(np.maximum(a, b))))
-    tfirst = _adaptive.FIRST * scale if step is None else float(step)
     if np.all(x0 + np.ldexp(tfirst, 1 - _adaptive.SWEEP_LEVELS) * v0 == x0):
         raise ValueError(f"step = {tfirst * vmax!r} along v is too small for the adaptive "
                          "sequence at x: its last step no longer changes x (or pass "
                          "step=None)")
-    # the step rule in units of t: FIRST * max(1, max|x|) along a unit max-norm v
     value, J, fshape, info = adaptive_jacobian(
-        line, t0, args, kwargs, opts, tlo, thi,
-        np.array(_adaptive.FIRST * scale) if step is None else step,
+        line, t0, args, kwargs, opts, tlo, thi, np.array(tfirst),
         xmag=np.array([float(np.max(np.abs(x0 * v0))) / vmax ** 2]), along=True)
     info.error = info.error.reshape(fshape)
     info.converged = info.converged.reshape(fshape)
@@ -384,14 +367,15 @@ def adaptive_hessian(f, x0, args, kwargs, opts):
     j, k = np.triu_indices(n, 1)
     tj = np.concatenate([np.arange(n), j]).astype(np.int64)
     tk = np.concatenate([np.full(n, -1), k]).astype(np.int64)
-    kind = np.concatenate([np.full(n, 3), np.full(j.size, 4)]).astype(np.intc)  # DIAG, CROSS
+    kind = np.concatenate([np.full(n, _adaptive.DIAG),
+                           np.full(j.size, _adaptive.CROSS)]).astype(np.intc)
     th0 = np.concatenate([h0, np.minimum(h0[j], h0[k])])
     tx = np.concatenate([xmag, np.maximum(xmag[j], xmag[k])])
-    best, err, rnd, flags = _adaptive.sequence(ev, x0, f0, (tj, tk, kind, th0, tx),
+    best, err, flags = _adaptive.sequence(ev, x0, f0, (tj, tk, kind, th0, tx),
                                                opts.rtol, opts.atol, None, None,
-                                               _describe(x0.shape))
-    H, E, R, Fl = (np.empty((n, n), dtype=a.dtype) for a in (best, err, rnd, flags))
-    for A, a in ((H, best), (E, err), (R, rnd), (Fl, flags)):
+                                               _describe)
+    H, E, Fl = (np.empty((n, n), dtype=a.dtype) for a in (best, err, flags))
+    for A, a in ((H, best), (E, err), (Fl, flags)):
         a = a[:, 0]
         A[np.arange(n), np.arange(n)] = a[:n]
         A[j, k] = a[n:]

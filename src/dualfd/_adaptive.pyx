@@ -20,29 +20,7 @@ from ._fd import COMPLEX_OUTPUT, as_point, index_str, output_array, vector_point
 
 cnp.import_array()
 
-cdef extern from "extrap.h" nogil:
-    enum:
-        DFD_SQ_CENTRAL, DFD_SQ_FORWARD, DFD_SQ_BACKWARD, DFD_SQ_DIAG, DFD_SQ_CROSS
-    enum:
-        DFD_SQ_DONE, DFD_SQ_TOL, DFD_SQ_LINEAR, DFD_SQ_STARTED, DFD_SQ_FLOOR
-    const int dfd_seq_npoints[]
-    size_t dfd_seq_level(size_t m, int L, int kind, int k, double h, double xmag,
-                         const double *F, ptrdiff_t fr, ptrdiff_t fc,
-                         const double *f0, ptrdiff_t f0s, double rtol, double atol,
-                         double *row, double *best, double *err, double *rnd,
-                         unsigned char *flags)
-    int dfd_seq_wants_growth(size_t m, const double *err, const double *rnd,
-                             const unsigned char *flags)
-    int dfd_seq_merge(size_t m, double *best, double *err, double *rnd,
-                      unsigned char *flags, const double *best2, const double *err2,
-                      const double *rnd2, const unsigned char *flags2)
-    int dfd_fd_weights(int npts, const double *o, double *w)
-cdef extern from "fd.h" nogil:
-    size_t dfd_first_nonfinite(size_t len, const double *a, ptrdiff_t s)
-    void dfd_fd_stencil_column(size_t m, int npts, const double *w, double w0,
-                               const double *F, ptrdiff_t fr, ptrdiff_t fc,
-                               const double *f0, ptrdiff_t f0s, double h,
-                               double *J, ptrdiff_t js)
+from ._csrc cimport *
 
 # The sequence: LEVELS steps per sweep, each half the one before, from
 # FIRST * max(1, |x_j|) (rounded down to a power of two, so that every step of the
@@ -52,7 +30,9 @@ cdef extern from "fd.h" nogil:
 # constants were chosen on the Moré-Garbow-Hillstrom set and oscillatory test
 # functions (benchmarks/adaptive.py, tests/test_adaptive.py).
 cdef int LEVELS = 10
-SWEEP_LEVELS = LEVELS     # for Python callers
+SWEEP_LEVELS = LEVELS     # for Python callers, with the stencils and flag bits
+DIAG, CROSS = DFD_SQ_DIAG, DFD_SQ_CROSS
+STARTED, TOL, FLOOR = DFD_SQ_STARTED, DFD_SQ_TOL, DFD_SQ_FLOOR
 FIRST = 2.0 ** -7
 GROWTH = 64.0
 MAX_GROWTH = 3
@@ -147,20 +127,20 @@ cdef class Evaluator:
         cdef Py_ssize_t K = X.shape[1], a, b
         self.nfev += K
         xs = self.xshape
-        F = np.empty((self.m, K))
         if self.pool is not None:
             R = self.pool.run(self.f, self.args, self.kwargs, X.reshape(xs + (K,)),
                               not self.vectorized, name)
             self.ncalls += K if not self.vectorized else 1
             return self.numeric(R, (K,)).reshape(self.m, K)
         if self.vectorized:
+            F = np.empty((self.m, K))
             for a in range(0, K, self.chunk):
                 b = min(K, a + self.chunk)
                 r = self.call(np.ascontiguousarray(X[:, a:b]).reshape(xs + (b - a,)))
                 F[:, a:b] = self.numeric(r, (b - a,)).reshape(self.m, b - a)
             return F
         cdef cnp.ndarray rows = np.ascontiguousarray(X.T)     # one point per row
-        cdef cnp.ndarray out = F.T.copy()                     # (K, m), rows written
+        cdef cnp.ndarray out = np.empty((K, self.m))          # one value per row
         for a in range(K):
             r = self.call(rows[a].reshape(xs).copy())
             if (type(r) is np.ndarray and (<cnp.ndarray>r).dtype == np.float64
@@ -241,8 +221,8 @@ cdef bint _fits(int kind, double h, double xj, double lo, double hi):
 def sequence(Evaluator ev, cnp.ndarray x, const double[::1] f0, tasks, double rtol,
              double atol, lb=None, ub=None, describe=None):
     """Run the tasks' sequences.  tasks: (j, k, kind, h0, xmag) arrays (k < 0 for
-    one-coordinate stencils).  Returns (best, err, rnd, flags), each (T, m)."""
-    cdef Py_ssize_t n = x.size, m = ev.m, T = len(tasks[0]), t, c, p, K, nb, b0, b1
+    one-coordinate stencils).  Returns (best, err, flags), each (T, m)."""
+    cdef Py_ssize_t n = x.size, m = ev.m, T = len(tasks[0]), nb, b0, b1
     cdef const int64_t[::1] tj = tasks[0]
     cdef const int64_t[::1] tk = tasks[1]
     cdef const int[::1] tkind = tasks[2]
@@ -263,8 +243,8 @@ def sequence(Evaluator ev, cnp.ndarray x, const double[::1] f0, tasks, double rt
     for b0 in range(0, T, nb):
         b1 = min(T, b0 + nb)
         _block(ev, xv, f0, tj, tk, tkind, th0, txmag, b0, b1, m, L, rtol, atol,
-               vbest, verr, vrnd, vflags, lov, hiv, x, describe)
-    return best, err, rnd, flags
+               vbest, verr, vrnd, vflags, lov, hiv, describe)
+    return best, err, flags
 
 
 cdef int _block(Evaluator ev, const double[::1] xv, const double[::1] f0,
@@ -273,11 +253,11 @@ cdef int _block(Evaluator ev, const double[::1] xv, const double[::1] f0,
                 Py_ssize_t b1, Py_ssize_t m, int L, double rtol, double atol,
                 double[:, ::1] vbest, double[:, ::1] verr, double[:, ::1] vrnd,
                 unsigned char[:, ::1] vflags, const double[::1] lov,
-                const double[::1] hiv, cnp.ndarray x, describe) except -1:
+                const double[::1] hiv, describe) except -1:
     cdef Py_ssize_t nt = b1 - b0, n = xv.shape[0], t, u, c, p, K, j, k, q
     cdef int kind
     rows = np.zeros((nt, m, L))
-    sec = np.zeros((4, nt, m))            # a growth sweep's best, err, rnd (and spare)
+    sec = np.zeros((3, nt, m))            # a growth sweep's best, err, rnd
     secflags = np.zeros((nt, m), dtype=np.uint8)
     cdef double[:, :, ::1] vrow = rows
     cdef double[:, :, ::1] vsec = sec
@@ -290,7 +270,7 @@ cdef int _block(Evaluator ev, const double[::1] xv, const double[::1] f0,
     cdef int[::1] vlevel = level, vphase = phase, vshrink = shrink
     cdef double[::1] vh = hseq
     cdef unsigned char[::1] vact = active.view(np.uint8)
-    cdef double hk, xj, xk, ha, hb
+    cdef double hk
     cdef double[:, ::1] vX
     cdef double[:, :] vF
     cdef ptrdiff_t fr, fc
@@ -347,7 +327,7 @@ cdef int _block(Evaluator ev, const double[::1] xv, const double[::1] f0,
             q = dfd_seq_npoints[kind]
             if not _all(vok, c, q):
                 _shrink(u, t, vh, vlevel, vphase, vshrink, vact, vflags, steps,
-                        X, c, q, F, describe, ev, tj)
+                        X, c, q, F, describe, ev)
                 continue
             if vphase[u] == 0:
                 pb, pe, pr, pf = &vbest[t, 0], &verr[t, 0], &vrnd[t, 0], &vflags[t, 0]
@@ -421,7 +401,7 @@ cdef int _end_sweep(Py_ssize_t u, Py_ssize_t t, Py_ssize_t m, double[::1] vh,
 cdef int _shrink(Py_ssize_t u, Py_ssize_t t, double[::1] vh, int[::1] vlevel,
                  int[::1] vphase, int[::1] vshrink, unsigned char[::1] vact,
                  unsigned char[:, ::1] vflags, steps, X, Py_ssize_t c, Py_ssize_t q,
-                 F, describe, Evaluator ev, const int64_t[::1] tj) except -1:
+                 F, describe, Evaluator ev) except -1:
     """f was not finite at a point of task t's level: a growth sweep stops there;
     the first sweep restarts from half that step, or raises after MAX_SHRINK."""
     cdef Py_ssize_t i
@@ -462,37 +442,27 @@ def fixed_weights(int order, int kind):
     """(offsets, weights, w0) of the central stencil of `order` (kind 0), or the
     one-sided one of the same order (kind 1 forward, 2 backward), for the first
     derivative with step 1; w0 weighs f(x)."""
-    cdef int p, np_
-    cdef double o[16]
-    cdef double w[16]
     if kind == 0:
         offs = [float(s * i) for i in range(1, order // 2 + 1) for s in (1, -1)]
-        offs_all = offs
-    else:
-        sign = 1.0 if kind == 1 else -1.0
-        offs = [sign * i for i in range(1, order + 1)]
-        offs_all = [0.0] + offs
-    np_ = len(offs_all)
-    for p in range(np_):
-        o[p] = offs_all[p]
-    if dfd_fd_weights(np_, o, w) != 0:
-        raise AssertionError("coincident stencil offsets")
-    ws = [w[p] for p in range(np_)]
-    if kind == 0:
-        return np.array(offs), np.array(ws), 0.0
-    return np.array(offs), np.array(ws[1:]), ws[0]
+        return np.array(offs), weights(offs), 0.0
+    sign = 1.0 if kind == 1 else -1.0
+    offs = [sign * i for i in range(1, order + 1)]
+    w = weights([0.0] + offs)
+    return np.array(offs), w[1:], float(w[0])
 
 
-def stencil_columns(const double[:, ::1] F, Py_ssize_t c0, int npts, weights, double w0,
+def stencil_columns(const double[:, ::1] F, Py_ssize_t c0, int npts, wts, double w0,
                     const double[::1] f0, double h, double[:, ::1] J, Py_ssize_t j):
-    """J[:, j] from the npts values F[:, c0:c0+npts] of a fixed stencil."""
-    cdef const double[::1] w = weights
+    """J[:, j] from the npts values F[:, c0:c0+npts] of a fixed stencil with
+    weights wts (and w0 on f(x))."""
+    cdef const double[::1] w = wts
     dfd_fd_stencil_column(F.shape[0], npts, &w[0], w0, &F[0, c0], F.shape[1], 1,
                           &f0[0] if w0 != 0.0 else NULL, 1, h, &J[0, j], J.shape[1])
 
 
-def weights_for_test(offsets):
-    """Fornberg weights for arbitrary offsets (tests compare them with exact ones)."""
+def weights(offsets):
+    """Fornberg's weights of the first derivative at 0 from values at `offsets`
+    (in units of the step; at most 16, distinct)."""
     cdef double o[16]
     cdef double w[16]
     cdef int p, k = len(offsets)

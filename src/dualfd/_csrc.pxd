@@ -48,6 +48,28 @@ cdef extern from "fd.h" nogil:
                         const unsigned char *st, double *data)
     void dfd_fd_factors(size_t n, const double *h, const unsigned char *st, double *r)
 
+cdef extern from "extrap.h" nogil:
+    enum:
+        DFD_SQ_CENTRAL, DFD_SQ_FORWARD, DFD_SQ_BACKWARD, DFD_SQ_DIAG, DFD_SQ_CROSS
+    enum:
+        DFD_SQ_DONE, DFD_SQ_TOL, DFD_SQ_LINEAR, DFD_SQ_STARTED, DFD_SQ_FLOOR
+    const int dfd_seq_npoints[]
+    size_t dfd_seq_level(size_t m, int L, int kind, int k, double h, double xmag,
+                         const double *F, ptrdiff_t fr, ptrdiff_t fc,
+                         const double *f0, ptrdiff_t f0s, double rtol, double atol,
+                         double *row, double *best, double *err, double *rnd,
+                         unsigned char *flags)
+    int dfd_seq_wants_growth(size_t m, const double *err, const double *rnd,
+                             const unsigned char *flags)
+    int dfd_seq_merge(size_t m, double *best, double *err, double *rnd,
+                      unsigned char *flags, const double *best2, const double *err2,
+                      const double *rnd2, const unsigned char *flags2)
+    int dfd_fd_weights(int npts, const double *o, double *w)
+    void dfd_fd_stencil_column(size_t m, int npts, const double *w, double w0,
+                               const double *F, ptrdiff_t fr, ptrdiff_t fc,
+                               const double *f0, ptrdiff_t f0s, double h,
+                               double *J, ptrdiff_t js)
+
 cdef extern from "dual.h" nogil:
     ctypedef int (*dfd_unary_fn)(size_t n, size_t k, const double *x, const double *tx,
                                  double *y, double *ty)
