@@ -163,15 +163,16 @@ size_t dfd_seq_level(size_t m, int L, int kind, int k, double h, double xmag,
     return left;
 }
 
-int dfd_seq_wants_growth(size_t m, const double *err, const double *rnd,
-                         const unsigned char *flags)
+size_t dfd_seq_growth_flags(size_t m, const unsigned char *flags, unsigned char *next)
 {
+    size_t want = 0;
     for (size_t i = 0; i < m; i++) {
         unsigned char f = flags[i];
-        if (!(f & DFD_SQ_TOL) && (f & DFD_SQ_LINEAR) && (f & DFD_SQ_FLOOR))
-            return 1;
+        int grow = !(f & DFD_SQ_TOL) && (f & DFD_SQ_LINEAR) && (f & DFD_SQ_FLOOR);
+        next[i] = grow ? 0 : DFD_SQ_DONE;
+        want += grow;
     }
-    return 0;
+    return want;
 }
 
 int dfd_seq_merge(size_t m, double *best, double *err, double *rnd,

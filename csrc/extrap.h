@@ -66,10 +66,11 @@ size_t dfd_seq_level(size_t m, int L, int kind, int k, double h, double xmag,
                      double *row, double *best, double *err, double *rnd,
                      unsigned char *flags);
 
-/* Whether a task should sweep again from a larger step: some entry is not within
- * tolerance, stopped at the rounding floor, and its first two levels agreed. */
-int dfd_seq_wants_growth(size_t m, const double *err, const double *rnd,
-                         const unsigned char *flags);
+/* The flags a sweep from a larger step starts with: 0 for the entries that ask
+ * for one (not within tolerance, stopped at the rounding floor, first two levels
+ * agreeing to rounding), DFD_SQ_DONE for the others, which would keep it running
+ * at steps too large for them.  Returns the number of entries that ask. */
+size_t dfd_seq_growth_flags(size_t m, const unsigned char *flags, unsigned char *next);
 
 /* Merge a sweep from a larger step (best2, err2, rnd2, flags2) into the first:
  * an entry takes the new estimate when its error is smaller and the two agree

@@ -373,26 +373,19 @@ cdef int _end_sweep(Py_ssize_t u, Py_ssize_t t, Py_ssize_t m, double[::1] vh,
                     const double[::1] lov, const double[::1] hiv) except -1:
     """A sweep ended: merge a growth sweep, and decide whether to grow again."""
     cdef int taken = 1
-    cdef unsigned char f
     cdef double h
-    cdef Py_ssize_t i, j = tj[t], k = tk[t]
+    cdef Py_ssize_t j = tj[t], k = tk[t]
     if vphase[u] > 0:
         taken = dfd_seq_merge(m, &vbest[t, 0], &verr[t, 0], &vrnd[t, 0], &vflags[t, 0],
                               &vsec[0, u, 0], &vsec[1, u, 0], &vsec[2, u, 0], &vsf[u, 0])
     h = vh[u] * GROWTH
     if (vphase[u] < MAX_GROWTH and taken > 0
-            and dfd_seq_wants_growth(m, &verr[t, 0], &vrnd[t, 0], &vflags[t, 0])
             and (lov is None or (_fits(tkind[t], h, xv[j], lov[j], hiv[j]) and
-                                 (k < 0 or _fits(tkind[t], h, xv[k], lov[k], hiv[k]))))):
+                                 (k < 0 or _fits(tkind[t], h, xv[k], lov[k], hiv[k]))))
+            and dfd_seq_growth_flags(m, &vflags[t, 0], &vsf[u, 0]) > 0):
         vphase[u] += 1
         vh[u] = h
         vlevel[u] = 0
-        # the new sweep follows only the entries that asked for it: the others
-        # would keep it running at steps too large for them
-        for i in range(m):
-            f = vflags[t, i]
-            vsf[u, i] = 0 if (not (f & DFD_SQ_TOL) and (f & DFD_SQ_LINEAR)
-                              and (f & DFD_SQ_FLOOR)) else DFD_SQ_DONE
         return 0
     vact[u] = 0
     return 0

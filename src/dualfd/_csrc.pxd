@@ -59,8 +59,8 @@ cdef extern from "extrap.h" nogil:
                          const double *f0, ptrdiff_t f0s, double rtol, double atol,
                          double *row, double *best, double *err, double *rnd,
                          unsigned char *flags)
-    int dfd_seq_wants_growth(size_t m, const double *err, const double *rnd,
-                             const unsigned char *flags)
+    size_t dfd_seq_growth_flags(size_t m, const unsigned char *flags,
+                                unsigned char *next)
     int dfd_seq_merge(size_t m, double *best, double *err, double *rnd,
                       unsigned char *flags, const double *best2, const double *err2,
                       const double *rnd2, const unsigned char *flags2)
