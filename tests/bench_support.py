@@ -1,6 +1,7 @@
-"""Shared by the tests of the benchmark scripts: load one as a module."""
+"""Shared by the tests of the benchmark scripts: load one as a module, or run it."""
 
 import importlib.util
+import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,3 +22,9 @@ def loaded(stem):
         yield module
     finally:
         del sys.modules[spec.name]
+
+
+def run(stem, *args, timeout):
+    """benchmarks/<stem>.py run in a subprocess with args: its output captured."""
+    return subprocess.run([sys.executable, str(BENCHMARKS / f"{stem}.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout)

@@ -2,9 +2,7 @@
 it claims to count, and refuses to pass with a wrong dualfd Jacobian."""
 
 import json
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +10,6 @@ import pytest
 import bench_support
 
 import dualfd   # noqa: F401  (imported here, not first inside main() under capsys)
-
-ADAPTIVE_PY = Path(__file__).resolve().parent.parent / "benchmarks" / "adaptive.py"
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +21,7 @@ def bench():
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("adaptive")
-    proc = subprocess.run([sys.executable, str(ADAPTIVE_PY), "--smoke", "--out", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = bench_support.run("adaptive", "--smoke", "--out", out, timeout=300)
     return proc, out
 
 

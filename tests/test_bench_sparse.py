@@ -3,9 +3,6 @@ checks what it times: every result against the analytic Jacobian, evaluation cou
 against the colors."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +10,6 @@ import scipy.sparse as sp
 
 import bench_support
 import problems
-
-SPARSE_PY = Path(__file__).resolve().parent.parent / "benchmarks" / "sparse.py"
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +96,8 @@ def test_missing_tracer_prints_auto_not_available(bench, monkeypatch):
 
 
 def test_one_case_in_a_subprocess_reports_its_peak_memory(bench):
-    proc = subprocess.run([sys.executable, str(SPARSE_PY), "--case", "bratu2d", "1e2",
-                           "dualfd dual auto", "--smoke"],
-                          capture_output=True, text=True, timeout=120)
+    proc = bench_support.run("sparse", "--case", "bratu2d", "1e2", "dualfd dual auto",
+                             "--smoke", timeout=120)
     assert proc.returncode == 0, proc.stderr
     row = json.loads(proc.stdout.strip().splitlines()[-1])
     assert row["status"] == "ok" and row["correct"]

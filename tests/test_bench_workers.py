@@ -6,19 +6,15 @@ No timing is asserted."""
 import importlib.util
 import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.optimize._numdiff import approx_derivative
 
 import bench_support
-from scipy.optimize._numdiff import approx_derivative
 
 import dualfd._workers   # noqa: F401  (imported here, not under capsys: the benchmark uses it)
 
-WORKERS_PY = Path(__file__).resolve().parent.parent / "benchmarks" / "workers.py"
 HAS_DASK = importlib.util.find_spec("distributed") is not None
 
 
@@ -32,8 +28,7 @@ def bench():
 def smoke(tmp_path_factory):
     # a subprocess: its pools, its Dask cluster and its BLAS pinning are its own
     out = tmp_path_factory.mktemp("workers")
-    proc = subprocess.run([sys.executable, str(WORKERS_PY), "--smoke", "--out", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    proc = bench_support.run("workers", "--smoke", "--out", out, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc, out, json.loads((out / "workers.json").read_text())
 
