@@ -9,8 +9,6 @@ its error estimate; `AdaptiveInfo` returns them with the evaluation count.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 # _api imports this module at its end, once _Transformed exists
@@ -20,8 +18,6 @@ from ._fd import as_point, check_finite_x, index_str, vector_points
 __all__ = ["AdaptiveInfo", "AccuracyError"]
 
 _EPS = np.finfo(float).eps
-DEFAULT_RTOL = 1e-10
-ORDERS = (2, 4, 6, 8)
 
 
 class AdaptiveInfo:
@@ -69,23 +65,6 @@ class AccuracyError(ArithmeticError):
         super().__init__(message)
         self.result = result
         self.info = info
-
-
-def tolerances(rtol, atol):
-    """rtol and atol as floats, or ValueError."""
-    out = []
-    for name, v in (("rtol", rtol), ("atol", atol)):
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a non-negative finite float; got {v!r}") from None
-        if not math.isfinite(f) or f < 0:
-            raise ValueError(f"{name} must be a non-negative finite float; got {v!r}")
-        out.append(f)
-    if out[0] == 0.0 and out[1] == 0.0:
-        raise ValueError("rtol and atol are both 0: no error estimate can meet that; "
-                         "give one of them a positive value")
-    return out
 
 
 def _describe(point, h):

@@ -17,6 +17,7 @@ from ._fd import METHODS as _FD_METHODS
 from ._fd import (COMPLEX_OUTPUT, Transform, as_point, check_finite_x, default_rstep,
                   fd_jacobian, first_nonfinite, index_str, output_array)
 from ._options import ParsedBounds, chunk_size
+from ._options import accuracy as _accuracy
 from ._options import broadcast as _broadcast
 from ._options import flag as _flag
 from ._options import sparsity as _sparsity
@@ -87,39 +88,14 @@ class _Options:
                              "chunk of directions, here: remove workers")
         self.workers = _workers.parse(workers)
         self.needs_prepare = self.step is not None or self.bounds is not None
-        self._accuracy(method, rtol, atol, order, full_output)
+        self.rtol, self.atol, self.order, self.full_output = _accuracy(
+            method, rtol, atol, order, full_output)
         # what pickling rebuilds these options from: the validated private copies.
         # workers is left out: a transform sent to a worker process evaluates f
         # there, serially (pool processes cannot start processes of their own)
         self._args = (fname, f, method, self.step, self.bounds, self.vectorized,
                       self.check_finite, chunk)
         self._extra = dict(rtol=rtol, atol=atol, order=order, full_output=full_output)
-
-    def _accuracy(self, method, rtol, atol, order, full_output):
-        """rtol, atol and full_output (method='adaptive'), order (central)."""
-        if method == "adaptive":
-            self.rtol, self.atol = _adapt.tolerances(
-                _adapt.DEFAULT_RTOL if rtol is None else rtol, 0.0 if atol is None else atol)
-        elif rtol is not None or atol is not None:
-            raise ValueError(f"rtol and atol apply to method='adaptive', which meets them "
-                             f"by extrapolation; method={method!r} takes a fixed step: "
-                             "remove them, or pass method='adaptive'")
-        else:
-            self.rtol = self.atol = None
-        self.full_output = _flag(full_output, "full_output")
-        if self.full_output and method != "adaptive":
-            raise ValueError("full_output returns the error estimates of "
-                             f"method='adaptive'; method={method!r} has none: remove it")
-        if order is None or (isinstance(order, int) and order == 2):
-            self.order = 2
-        elif method != "central":
-            raise ValueError(f"order applies to method='central' (2, 4, 6 or 8); got "
-                             f"order={order!r} with method={method!r}")
-        elif not isinstance(order, (int, np.integer)) or isinstance(order, bool) or \
-                int(order) not in _adapt.ORDERS:
-            raise ValueError(f"order must be 2, 4, 6 or 8; got {order!r}")
-        else:
-            self.order = int(order)
 
     def __reduce__(self):
         # __slots__ and no __getstate__: pickle protocols 0 and 1 need this

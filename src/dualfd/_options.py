@@ -1,4 +1,5 @@
-"""Validators shared by every public entry point: flags, steps, chunk, bounds.
+"""Validators shared by every public entry point: flags, steps, chunk, bounds,
+accuracy (rtol, atol, order, full_output).
 
 Options are checked once, when a transformation is built; what depends on x's
 shape (broadcasting, and which way a bounds argument reads) is settled per call
@@ -7,6 +8,7 @@ by `ParsedBounds.resolve` and `broadcast`.
 
 from __future__ import annotations
 
+import math
 import numbers
 import reprlib
 
@@ -14,8 +16,12 @@ import numpy as np
 
 from ._fd import index_str
 
-__all__ = ["flag", "positive_array", "chunk_size", "broadcast", "ParsedBounds",
-           "Pattern", "sparsity"]
+__all__ = ["flag", "positive_array", "chunk_size", "broadcast", "accuracy",
+           "ParsedBounds", "Pattern", "sparsity"]
+
+# method='adaptive''s default target; the orders of the fixed central stencils
+DEFAULT_RTOL = 1e-10
+ORDERS = (2, 4, 6, 8)
 
 
 def flag(value, name):
@@ -49,6 +55,48 @@ def chunk_size(chunk):
             or chunk < 1):
         raise ValueError(f"chunk must be a positive integer; got {chunk!r}")
     return int(chunk)
+
+
+def accuracy(method, rtol, atol, order, full_output):
+    """(rtol, atol, order, full_output): rtol, atol and full_output belong to
+    method='adaptive' (rtol and atol are None otherwise), order to 'central'."""
+    if method == "adaptive":
+        rtol, atol = _tolerances(DEFAULT_RTOL if rtol is None else rtol,
+                                 0.0 if atol is None else atol)
+    elif rtol is not None or atol is not None:
+        raise ValueError(f"rtol and atol apply to method='adaptive', which meets them "
+                         f"by extrapolation; method={method!r} takes a fixed step: "
+                         "remove them, or pass method='adaptive'")
+    full_output = flag(full_output, "full_output")
+    if full_output and method != "adaptive":
+        raise ValueError("full_output returns the error estimates of "
+                         f"method='adaptive'; method={method!r} has none: remove it")
+    if order is None or (isinstance(order, int) and order == 2):
+        order = 2
+    elif method != "central":
+        raise ValueError(f"order applies to method='central' (2, 4, 6 or 8); got "
+                         f"order={order!r} with method={method!r}")
+    elif not isinstance(order, (int, np.integer)) or isinstance(order, bool) or \
+            int(order) not in ORDERS:
+        raise ValueError(f"order must be 2, 4, 6 or 8; got {order!r}")
+    return rtol, atol, int(order), full_output
+
+
+def _tolerances(rtol, atol):
+    """rtol and atol as floats, or ValueError."""
+    out = []
+    for name, v in (("rtol", rtol), ("atol", atol)):
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a non-negative finite float; got {v!r}") from None
+        if not math.isfinite(f) or f < 0:
+            raise ValueError(f"{name} must be a non-negative finite float; got {v!r}")
+        out.append(f)
+    if out[0] == 0.0 and out[1] == 0.0:
+        raise ValueError("rtol and atol are both 0: no error estimate can meet that; "
+                         "give one of them a positive value")
+    return out
 
 
 def broadcast(a, shape, name):
