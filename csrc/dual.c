@@ -354,8 +354,115 @@ static inline double dfd_d_xlog1py_b(double a, double b)
     return a == 0.0 && b == b ? 0.0 : a / (1.0 + b);
 }
 
+/* --- second derivatives (the rules' deriv2 column) ------------------------------------
+ * Where a textbook formula divides by a quantity that vanishes or overflows inside the
+ * domain, a helper keeps it to a few ulps; the rest are one expression in rules.def. */
+
+/* cbrt''(x) = -2/(9 x^(5/3)) = -(2/3) d/x with d = cbrt'(x). */
+static inline double dfd_dd_cbrt(double x, double d)
+{
+    return -(2.0 / 3.0) * (d / x);
+}
+
+/* sinc''(x) = -pi^2 sinc(x) - 2 sinc'(x)/x, which cancels toward -pi^2/3 near 0: there
+ * the Taylor series pi^2 sum_k>=1 (-1)^k 2k(2k-1) u^(k-1)/(2k+1)!, u = (pi x)^2 <= 2.47
+ * for |x| <= 1/2, 14 terms (the next below 1e-20 relative). */
+static inline double dfd_dd_sinc(double x, double y, double d)
+{
+    static const double c[14] = {
+        -0.3333333333333333, 0.1, -0.005952380952380952, 0.00015432098765432098,
+        -2.2546897546897547e-06, 2.1197937864604532e-08, -1.3917837991912066e-10,
+        6.74749741042925e-13, -2.515514385467045e-15, 7.437717604088679e-18,
+        -1.787094618831376e-20, 3.5587165569802293e-23, -5.969398411467106e-26,
+        8.550331942154474e-29};
+    if (fabs(x) <= 0.5) {
+        const double u = (DFD_PI * x) * (DFD_PI * x);
+        double p = c[13];
+        for (int k = 12; k >= 0; k--) p = fma(p, u, c[k]);
+        return DFD_PI * DFD_PI * p;
+    }
+    if (!isfinite(x)) return x == x ? 0.0 : x;
+    return -(DFD_PI * DFD_PI) * y - 2.0 * d / x;
+}
+
+/* expit''(z) = s (1 - s)(1 - 2 s), s = expit(z).  With e = exp(-|z|):
+ * s (1 - s) = e/(1 + e)^2 and |1 - 2 s| = -expm1(-|z|)/(1 + e), no cancellation near 0;
+ * the sign is -sign(z) (expit is convex below 0, concave above). */
+static inline double dfd_h_d2_expit(double z)
+{
+    const double a = fabs(z), e = exp(-a), s = 1.0 + e;
+    const double v = e / s / s * (-expm1(-a) / s);
+    return z > 0.0 ? -v : z == z ? v : z;
+}
+
+/* Second partials of y = a^b: which 0: d2/da2 = b (b - 1) a^(b-2) = y b (b - 1)/a^2;
+ * 1: d2/dadb = a^(b-1) (1 + b ln a); 2: d2/db2 = y ln^2 a.  y/a/a keeps the pow out of
+ * the common case as dfd_d_power_a does; where y or a is not normal, pow itself.  In b,
+ * a < 0 has no derivative (NaN) and a = 0 the limit 0 where a^b -> 0. */
+static inline double dfd_dd_power(double a, double b, double y, int which)
+{
+    if (which == 0) {
+        const double c = b * (b - 1.0);
+        if (c == 0.0) return 0.0;
+        if (isnormal(y) && isnormal(a)) return y / a * c / a;
+        return c * pow(a, b - 2.0);
+    }
+    if (a < 0.0 || y != y) return NAN;
+    if (a == 0.0) return y == 0.0 && (which == 2 || b > 1.0) ? 0.0 : NAN;
+    const double l = log(a);
+    if (which == 1) return (isnormal(y) ? y / a : pow(a, b - 1.0)) * fma(b, l, 1.0);
+    return y * l * l;
+}
+
+/* Second partials of atan2(a, b), r^2 = a^2 + b^2 (which 0, 1, 2):
+ * -2ab/r^4, (a - b)(a + b)/r^4, 2ab/r^4; scaled by a power of two (exactly) where r^4
+ * would overflow or underflow, as dfd_d_atan2 does for r^2. */
+static inline double dfd_dd_atan2(double a, double b, int which)
+{
+    const double fa = fabs(a), fb = fabs(b), s = fa > fb ? fa : fb;
+    double c = 1.0;
+    if (!(s >= 0x1p-250 && s <= 0x1p250) && s == s && s != 0.0 && isfinite(s)) {
+        c = s > 1.0 ? 0x1p-300 : 0x1p300;
+        a *= c;
+        b *= c;
+    }
+    const double r2 = a * a + b * b, num = which == 1 ? (a - b) * (a + b)
+                                                      : (which == 0 ? -2.0 : 2.0) * a * b;
+    return num / r2 / r2 * c * c;
+}
+
+/* d2 hypot(a, b) / (du dw) for (u, w) = (b, b), (a, b), (a, a) up to the sign of the
+ * mixed one: (u/y)(w/y)/y, each factor in range wherever y is. */
+static inline double dfd_dd_hypot(double u, double w, double y)
+{
+    return (u / y) * (w / y) / y;
+}
+
+/* d2 xlogy/db2 = -a/b^2, 0 where a = 0 (SciPy's convention, see dfd_d_xlogy_b);
+ * xlog1py likewise with 1 + b. */
+static inline double dfd_dd_xlogy_b(double a, double b)
+{
+    return a == 0.0 && b == b ? 0.0 : -(a / b) / b;
+}
+
+static inline double dfd_dd_xlog1py_b(double a, double b)
+{
+    return a == 0.0 && b == b ? 0.0 : -(a / (1.0 + b)) / (1.0 + b);
+}
+
 /* One kernel per unary rule: y = value(x), ty = derivative(x, y) * tx. */
-#define DFD_UNARY(name, value, deriv, lo, hi)                                        \
+#define DFD_UNARY(name, value, deriv, deriv2, lo, hi)                                \
+    int dfd_d2_##name(size_t n, const double *restrict xv, const double *restrict yv, \
+                      double *restrict g)                                            \
+    {                                                                                \
+        for (size_t i = 0; i < n; i++) {                                             \
+            const double x = xv[i], y = yv[i];                                       \
+            const double d = (deriv);                                                \
+            (void)x; (void)y; (void)d;                                               \
+            g[i] = (deriv2);                                                         \
+        }                                                                            \
+        return 0;                                                                    \
+    }                                                                                \
     int dfd_##name(size_t n, size_t k, const double *restrict xv,                    \
                    const double *restrict tx, double *restrict yv, double *restrict ty) \
     {                                                                                \
@@ -371,7 +478,20 @@ static inline double dfd_d_xlog1py_b(double a, double b)
 
 /* One kernel per binary rule: y = value(a, b), ty = da ta + db tb.  The three loops
  * (both dual, only a, only b) keep the branch out of the element loop. */
-#define DFD_BINARY(name, value, da, db, lo, hi)                                      \
+#define DFD_BINARY(name, value, da, db, daa, dab, dbb, lo, hi)                       \
+    int dfd_d2_##name##2(size_t n, const double *restrict av, size_t sa,             \
+                         const double *restrict bv, size_t sb,                       \
+                         const double *restrict yv, double *restrict h)              \
+    {                                                                                \
+        for (size_t i = 0; i < n; i++) {                                             \
+            const double a = av[i * sa], b = bv[i * sb], y = yv[i];                  \
+            (void)a; (void)b; (void)y;                                               \
+            h[3 * i] = (daa);                                                        \
+            h[3 * i + 1] = (dab);                                                    \
+            h[3 * i + 2] = (dbb);                                                    \
+        }                                                                            \
+        return 0;                                                                    \
+    }                                                                                \
     int dfd_##name##2(size_t n, size_t k,                                            \
                       const double *restrict av, size_t sa, const double *ta,        \
                       const double *restrict bv, size_t sb, const double *tb,        \
@@ -405,11 +525,12 @@ static inline double dfd_d_xlog1py_b(double a, double b)
 #undef DFD_UNARY
 #undef DFD_BINARY
 
-#define DFD_UNARY(name, value, deriv, lo, hi) {#name, "numpy", dfd_##name, lo, hi, #deriv},
-#define DFD_SPECIAL_UNARY(name, value, deriv, lo, hi)                                \
-    {#name, "scipy.special", dfd_##name, lo, hi, #deriv},
-#define DFD_BINARY(name, value, da, db, lo, hi)
-#define DFD_SPECIAL_BINARY(name, value, da, db, lo, hi)
+#define DFD_UNARY(name, value, deriv, deriv2, lo, hi)                                \
+    {#name, "numpy", dfd_##name, lo, hi, #deriv, dfd_d2_##name},
+#define DFD_SPECIAL_UNARY(name, value, deriv, deriv2, lo, hi)                        \
+    {#name, "scipy.special", dfd_##name, lo, hi, #deriv, dfd_d2_##name},
+#define DFD_BINARY(name, value, da, db, daa, dab, dbb, lo, hi)
+#define DFD_SPECIAL_BINARY(name, value, da, db, daa, dab, dbb, lo, hi)
 const dfd_unary_rule dfd_unary_rules[] = {
 #include "rules.def"
 };
@@ -419,12 +540,12 @@ const dfd_unary_rule dfd_unary_rules[] = {
 #undef DFD_SPECIAL_BINARY
 const size_t dfd_n_unary_rules = sizeof dfd_unary_rules / sizeof dfd_unary_rules[0];
 
-#define DFD_UNARY(name, value, deriv, lo, hi)
-#define DFD_SPECIAL_UNARY(name, value, deriv, lo, hi)
-#define DFD_BINARY(name, value, da, db, lo, hi)                                      \
-    {#name, "numpy", dfd_##name##2, lo, hi, #da, #db},
-#define DFD_SPECIAL_BINARY(name, value, da, db, lo, hi)                              \
-    {#name, "scipy.special", dfd_##name##2, lo, hi, #da, #db},
+#define DFD_UNARY(name, value, deriv, deriv2, lo, hi)
+#define DFD_SPECIAL_UNARY(name, value, deriv, deriv2, lo, hi)
+#define DFD_BINARY(name, value, da, db, daa, dab, dbb, lo, hi)                       \
+    {#name, "numpy", dfd_##name##2, lo, hi, #da, #db, dfd_d2_##name##2},
+#define DFD_SPECIAL_BINARY(name, value, da, db, daa, dab, dbb, lo, hi)               \
+    {#name, "scipy.special", dfd_##name##2, lo, hi, #da, #db, dfd_d2_##name##2},
 const dfd_binary_rule dfd_binary_rules[] = {
 #include "rules.def"
 };
@@ -466,4 +587,65 @@ void dfd_sum(size_t n, size_t k, const double *restrict v, const double *restric
             for (size_t j = 0; j < k; j++) ty[j] += acc[j];
     }
     *y = total;
+}
+
+void dfd_o2_unary(size_t n, size_t k, size_t k1, size_t m, const int *restrict pp,
+                  const int *restrict pq, const double *restrict g,
+                  const double *restrict tx, double *restrict ty)
+{
+    for (size_t i = 0; i < n; i++) {
+        const double c = g[i], *t = tx + i * k;
+        double *s = ty + i * k + k1;
+        if (c == 0.0) continue;
+        if (isfinite(c)) {
+            for (size_t r = 0; r < m; r++) s[r] += c * (t[pp[r]] * t[pq[r]]);
+        } else {
+            for (size_t r = 0; r < m; r++) {
+                const double u = t[pp[r]] * t[pq[r]];
+                if (u != 0.0) s[r] += c * u;
+            }
+        }
+    }
+}
+
+/* c * u, 0 where u == 0 (a non-finite c at a singularity; see dual.h). */
+static inline double dfd_times(double c, double u)
+{
+    return u == 0.0 ? 0.0 : c * u;
+}
+
+void dfd_o2_binary(size_t n, size_t k, size_t k1, size_t m, const int *restrict pp,
+                   const int *restrict pq, const double *restrict h,
+                   const double *ta, size_t sa, const double *tb, size_t sb,
+                   double *restrict ty)
+{
+    for (size_t i = 0; i < n; i++) {
+        const double haa = ta ? h[3 * i] : 0.0, hbb = tb ? h[3 * i + 2] : 0.0;
+        const double hab = ta && tb ? h[3 * i + 1] : 0.0;
+        const double *A = ta ? ta + i * sa * k : NULL, *B = tb ? tb + i * sb * k : NULL;
+        double *s = ty + i * k + k1;
+        if (haa == 0.0 && hab == 0.0 && hbb == 0.0) continue;
+        if (isfinite(haa) && isfinite(hab) && isfinite(hbb)) {
+            if (A && B) {
+                for (size_t r = 0; r < m; r++) {
+                    const int p = pp[r], q = pq[r];
+                    s[r] += haa * (A[p] * A[q]) + hab * (A[p] * B[q] + A[q] * B[p])
+                            + hbb * (B[p] * B[q]);
+                }
+            } else if (A) {
+                for (size_t r = 0; r < m; r++) s[r] += haa * (A[pp[r]] * A[pq[r]]);
+            } else {
+                for (size_t r = 0; r < m; r++) s[r] += hbb * (B[pp[r]] * B[pq[r]]);
+            }
+        } else {
+            for (size_t r = 0; r < m; r++) {
+                const int p = pp[r], q = pq[r];
+                double acc = 0.0;
+                if (A) acc += dfd_times(haa, A[p] * A[q]);
+                if (A && B) acc += dfd_times(hab, A[p] * B[q] + A[q] * B[p]);
+                if (B) acc += dfd_times(hbb, B[p] * B[q]);
+                s[r] += acc;
+            }
+        }
+    }
 }

@@ -59,6 +59,13 @@ typedef int (*dfd_binary_fn)(size_t n, size_t k,
                              const double *restrict a, size_t sa, const double *ta,
                              const double *restrict b, size_t sb, const double *tb,
                              double *restrict y, double *restrict ty);
+/* Second derivatives, for second-order duals: g[i] = f''(x[i]) given y = f(x); for a
+ * binary rule h[3 i .. 3 i + 2] = (d2/da2, d2/dadb, d2/db2) at (a[i sa], b[i sb]). */
+typedef int (*dfd_unary_d2_fn)(size_t n, const double *restrict x,
+                               const double *restrict y, double *restrict g);
+typedef int (*dfd_binary_d2_fn)(size_t n, const double *restrict a, size_t sa,
+                                const double *restrict b, size_t sb,
+                                const double *restrict y, double *restrict h);
 
 /* module: where the function of that name lives, "numpy" or "scipy.special".
  * deriv (da, db): the rule's partials as written in rules.def, stringified, so that the
@@ -66,19 +73,26 @@ typedef int (*dfd_binary_fn)(size_t n, size_t k,
  * table instead of a second list. */
 typedef struct {
     const char *name, *module; dfd_unary_fn fn; double lo, hi; const char *deriv;
+    dfd_unary_d2_fn d2;
 } dfd_unary_rule;
 typedef struct {
     const char *name, *module; dfd_binary_fn fn; double lo, hi; const char *da, *db;
+    dfd_binary_d2_fn d2;
 } dfd_binary_rule;
 
-#define DFD_UNARY(name, value, deriv, lo, hi)                                        \
+#define DFD_UNARY(name, value, deriv, deriv2, lo, hi)                                \
     int dfd_##name(size_t n, size_t k, const double *restrict x,                     \
-                   const double *restrict tx, double *restrict y, double *restrict ty);
-#define DFD_BINARY(name, value, da, db, lo, hi)                                      \
+                   const double *restrict tx, double *restrict y, double *restrict ty); \
+    int dfd_d2_##name(size_t n, const double *restrict x, const double *restrict y,  \
+                      double *restrict g);
+#define DFD_BINARY(name, value, da, db, daa, dab, dbb, lo, hi)                       \
     int dfd_##name##2(size_t n, size_t k,                                            \
                       const double *restrict a, size_t sa, const double *ta,         \
                       const double *restrict b, size_t sb, const double *tb,         \
-                      double *restrict y, double *restrict ty);
+                      double *restrict y, double *restrict ty);                      \
+    int dfd_d2_##name##2(size_t n, const double *restrict a, size_t sa,              \
+                         const double *restrict b, size_t sb,                        \
+                         const double *restrict y, double *restrict h);
 #include "rules.def"
 #undef DFD_UNARY
 #undef DFD_BINARY
@@ -110,6 +124,27 @@ static inline void dfd_sincospi(double x, double *s, double *c, int *odd)
 
 double dfd_sf_digamma(double x);
 double dfd_sf_trigamma(double x);
+double dfd_sf_tetragamma(double x);
+
+/* --- second-order duals --------------------------------------------------------------
+ * A second-order dual keeps the first layout (k tangent entries per element) and gives
+ * them two meanings: entries [0, k1) are first-order tangents T_j along directions u_j,
+ * entries [k1, k1 + m) second-order ones S_r = d2 y / (de_p de_q) for the pairs
+ * (p, q) = (pp[r], pq[r]), p, q < k1, of x(e) = x + sum_j e_j u_j.  Every linear
+ * operation maps S as it maps T, so the first-order kernels compute the S_r part
+ * g' S_r; the kernels below add what is left, the chain rule's second-order term:
+ *   unary   S_r += g'' T_p T_q
+ *   binary  S_r += g_aa A_p A_q + g_ab (A_p B_q + A_q B_p) + g_bb B_p B_q
+ * (A, B: the operands' first-order tangents; a NULL one is a constant).  As in
+ * dfd_scale, a non-finite coefficient meets a zero product only at a singularity,
+ * where the entry is left unchanged. */
+void dfd_o2_unary(size_t n, size_t k, size_t k1, size_t m, const int *restrict pp,
+                  const int *restrict pq, const double *restrict g,
+                  const double *restrict tx, double *restrict ty);
+void dfd_o2_binary(size_t n, size_t k, size_t k1, size_t m, const int *restrict pp,
+                   const int *restrict pq, const double *restrict h,
+                   const double *ta, size_t sa, const double *tb, size_t sb,
+                   double *restrict ty);
 
 /* y[i] = x[i * s] for i < n, value and tangent (k each) together; s may be negative. */
 /* The identity seed: tangent row i (of n) has a 1 in column i - c0 if it lies in

@@ -146,3 +146,42 @@ double dfd_sf_trigamma(double x)
     const double q = DFD_PI / sn;
     return q * q - dfd_sf_trigamma(1.0 - x);
 }
+
+/* tetragamma psi''(x) = -2 sum_j>=0 1/(x + j)^3 (A&S 6.4.10), for second-order duals:
+ *   x >= 20   asymptotic series -(1/x^2 + 1/x^3 + sum_k (2k + 1) B_2k / x^(2k+2)), k <= 7
+ *             (A&S 6.4.11 with n = 2); the next term is below 1e-19 relative there
+ *   0 < x < 20   that many terms of the sum first (all of one sign: no cancellation)
+ *   x < 0     reflection psi''(x) = psi''(1 - x) - 2 pi^3 cos(pi x)/sin^3(pi x)
+ *             (A&S 6.4.7 differentiated twice), sinpi/cospi with exact reduction
+ * Poles (0 and the negative integers): NaN (the one-sided limits are -inf and +inf). */
+static double dfd_tetragamma_asym(double x)  /* x >= 20 */
+{
+    static const double c[7] = {0.5, -1.0 / 6.0, 1.0 / 6.0, -0.3, 5.0 / 6.0,
+                                -691.0 / 210.0, 17.5};
+    if (isinf(x)) return -0.0;
+    const double z = 1.0 / x, z2 = z * z;
+    double p = c[6];
+    for (int k = 5; k >= 0; k--) p = fma(p, z2, c[k]);
+    return -(z2 + z2 * z * (1.0 + z * p));
+}
+
+double dfd_sf_tetragamma(double x)
+{
+    if (x != x || x == -INFINITY) return NAN;
+    if (x <= 0.0 && x == nearbyint(x)) return NAN;
+    if (x >= 20.0) return dfd_tetragamma_asym(x);
+    if (x > 0.0) {
+        double s = 0.0;
+        const double m = ceil(20.0 - x);
+        for (double j = m - 1.0; j >= 0.0; j -= 1.0) {   /* smallest terms first */
+            const double r = 1.0 / (x + j);
+            s += r * r * r;
+        }
+        return dfd_tetragamma_asym(x + m) - 2.0 * s;
+    }
+    double sn, c;
+    int odd;
+    dfd_sincospi(x, &sn, &c, &odd);    /* the parities cancel in cos / sin^3 */
+    const double q = DFD_PI / sn;
+    return dfd_sf_tetragamma(1.0 - x) - 2.0 * DFD_PI * q * q * (c / sn);
+}

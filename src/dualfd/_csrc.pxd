@@ -76,12 +76,18 @@ cdef extern from "dual.h" nogil:
     ctypedef int (*dfd_binary_fn)(size_t n, size_t k, const double *a, size_t sa,
                                   const double *ta, const double *b, size_t sb,
                                   const double *tb, double *y, double *ty)
+    ctypedef int (*dfd_unary_d2_fn)(size_t n, const double *x, const double *y,
+                                    double *g)
+    ctypedef int (*dfd_binary_d2_fn)(size_t n, const double *a, size_t sa,
+                                     const double *b, size_t sb, const double *y,
+                                     double *h)
     ctypedef struct dfd_unary_rule:
         const char *name
         const char *module
         dfd_unary_fn fn
         double lo, hi
         const char *deriv
+        dfd_unary_d2_fn d2
     ctypedef struct dfd_binary_rule:
         const char *name
         const char *module
@@ -89,12 +95,19 @@ cdef extern from "dual.h" nogil:
         double lo, hi
         const char *da
         const char *db
+        dfd_binary_d2_fn d2
     const dfd_unary_rule dfd_unary_rules[]
     const size_t dfd_n_unary_rules
     const dfd_binary_rule dfd_binary_rules[]
     const size_t dfd_n_binary_rules
     double dfd_sf_digamma(double x)
     double dfd_sf_trigamma(double x)
+    double dfd_sf_tetragamma(double x)
+    void dfd_o2_unary(size_t n, size_t k, size_t k1, size_t m, const int *pp,
+                      const int *pq, const double *g, const double *tx, double *ty)
+    void dfd_o2_binary(size_t n, size_t k, size_t k1, size_t m, const int *pp,
+                       const int *pq, const double *h, const double *ta, size_t sa,
+                       const double *tb, size_t sb, double *ty)
     void dfd_seed(size_t n, size_t k, size_t c0, double *t)
     void dfd_put_columns(size_t m, size_t k, const double *t, size_t n, size_t c0,
                          double *J)

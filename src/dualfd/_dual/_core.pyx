@@ -75,6 +75,7 @@ include "shape.pxi"
 include "products.pxi"
 include "linalg.pxi"
 include "special.pxi"
+include "second.pxi"
 include "driver.pxi"
 
 # The ufuncs that carry derivatives (kinds 1, 2, 5), by name, for Dual.__getattr__.

@@ -85,7 +85,8 @@ cdef tuple _passes(f, cnp.ndarray x, tuple args, dict kwargs, Py_ssize_t ncols,
                 c = cp[j] - c0
                 if 0 <= c < kc:
                     d.t[j * kc + c] = 1.0
-        r = _result(f(d, *args, **kwargs))
+        r = _result(_o2_call(None, f, d, args, kwargs) if _o2_count
+                    else f(d, *args, **kwargs))
         rshape = (<Dual>r)._shape if type(r) is Dual else r.shape
         if p == 0:
             fshape = rshape
@@ -118,7 +119,8 @@ def dual_jvp(f, cnp.ndarray x, cnp.ndarray v, tuple args, dict kwargs):
     cdef Dual d = _empty(xshape, n, 1), rd
     _fill(d.v, x, xshape)
     _fill(d.t, v, xshape)
-    r = _result(f(d, *args, **kwargs))
+    r = _result(_o2_call(None, f, d, args, kwargs) if _o2_count
+                else f(d, *args, **kwargs))
     if type(r) is Dual:
         rd = <Dual>r
         if rd.k != 1:
@@ -130,3 +132,91 @@ def dual_jvp(f, cnp.ndarray x, cnp.ndarray v, tuple args, dict kwargs):
     if not r.shape:
         return float(r), 0.0
     return r, np.zeros(r.shape)
+
+
+# --- second order: exact Hessians and Hessian-vector products --------------------------------
+
+# Largest tangent width (first- plus second-order entries per element) of one
+# second-order pass, unless chunk= says otherwise: n <= 89 takes one pass of
+# n + n(n + 1)/2 entries for the whole Hessian.
+O2_WIDTH = 4096
+
+
+cdef tuple _o2_pass(f, cnp.ndarray x, tuple args, dict kwargs, dirs, cnp.ndarray v,
+                    pp, pq, str who):
+    """One second-order pass: f on a Dual seeded with the unit directions dirs (and v
+    after them, if not None), pairs (pp, pq).  Returns (value, first-order part (k1,),
+    second-order part (m,)) of f's scalar result."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+    cdef Py_ssize_t c = len(dirs)
+    cdef Py_ssize_t k1 = c + (v is not None)
+    cdef _Order2 lay = _Order2(k1, pp, pq)
+    cdef Dual d = _empty((<object>x).shape, n, lay.k), rd
+    memcpy(d.v, cnp.PyArray_DATA(x), n * sizeof(double))
+    T = _view(d, True, True).reshape(n, lay.k)
+    T[...] = 0.0
+    T[dirs, np.arange(c)] = 1.0
+    if v is not None:
+        T[:, c] = v.reshape(-1)
+    r = _result(_o2_call(lay, f, d, args, kwargs))
+    shape = (<Dual>r)._shape if type(r) is Dual else r.shape
+    if shape != ():
+        raise ValueError(f"{who} needs f to return a scalar; it returned shape {shape} "
+                         "(use jacobian for vector-valued f)")
+    if type(r) is not Dual:
+        return float(r), np.zeros(k1), np.zeros(lay.m)
+    rd = <Dual>r
+    _o2_check(lay, rd.k)
+    t = np.array(rd.tangent)
+    return rd.v[0], t[:k1], t[k1:]
+
+
+cdef list _o2_blocks(Py_ssize_t n, Py_ssize_t c):
+    """range(n) in balanced blocks of at most c."""
+    nb = (n + c - 1) // c if n else 0
+    return [np.arange(i * n // nb, (i + 1) * n // nb) for i in range(nb)]
+
+
+def dual_hessian(f, cnp.ndarray x, tuple args, dict kwargs, chunk):
+    """The exact Hessian of a scalar f, (n, n), by second-order duals: one pass per pair
+    of blocks of at most chunk coordinates (blocks I <= J seed I and J and read the
+    pairs I x J; I == J the pairs i <= j), symmetric by construction."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), c
+    if chunk is None:
+        c = n if n + n * (n + 1) // 2 <= O2_WIDTH else max(1, int((1 + O2_WIDTH) ** 0.5) - 1)
+    else:
+        c = max(1, min(chunk, n))
+    H = np.zeros((n, n))
+    blocks = _o2_blocks(n, c)
+    for bi, I in enumerate(blocks):
+        for J in blocks[bi:]:
+            if J is I:
+                iu = np.triu_indices(len(I))
+                _, _, S = _o2_pass(f, x, args, kwargs, I, None, iu[0], iu[1], "hessian")
+                H[I[iu[0]], I[iu[1]]] = S
+                H[I[iu[1]], I[iu[0]]] = S
+            else:
+                a, b = np.meshgrid(np.arange(len(I)), len(I) + np.arange(len(J)),
+                                   indexing="ij")
+                _, _, S = _o2_pass(f, x, args, kwargs, np.concatenate([I, J]), None,
+                                   a.ravel(), b.ravel(), "hessian")
+                S = S.reshape(len(I), len(J))
+                H[np.ix_(I, J)] = S
+                H[np.ix_(J, I)] = S.T
+    return H
+
+
+def dual_hvp(f, cnp.ndarray x, cnp.ndarray v, tuple args, dict kwargs, chunk):
+    """H(x) @ v of a scalar f, exactly: directions e_i (i in a block) and v, pairs
+    (e_i, v), so S_i = e_i^T H v; blocks of at most chunk coordinates."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), c
+    if chunk is None:
+        c = n if 2 * n + 1 <= O2_WIDTH else max(1, (O2_WIDTH - 1) // 2)
+    else:
+        c = max(1, min(chunk, n))
+    out = np.zeros(n)
+    for I in _o2_blocks(n, c):
+        _, _, S = _o2_pass(f, x, args, kwargs, I, v, np.arange(len(I)),
+                           np.full(len(I), len(I)), "hvp")
+        out[I] = S
+    return out

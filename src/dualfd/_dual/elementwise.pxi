@@ -73,6 +73,8 @@ cdef object _unary(int rule, a):
             fn(x.n, x.k, x.v, x.t, out.v, out.t)
     else:
         fn(x.n, x.k, x.v, x.t, out.v, out.t)
+    if _o2_count:
+        _o2_unary(rule, x, out)
     return out
 
 
@@ -86,7 +88,15 @@ cdef inline void _run2(dfd_binary_fn fn, Dual out, const double *a, size_t sa,
 
 
 cdef object _binary(int rule, a, b):
-    """a (op) b for Dual/Dual, Dual/constant and constant/Dual, with broadcasting."""
+    """a (op) b for Dual/Dual, Dual/constant and constant/Dual, with broadcasting; in a
+    second-order pass with the rule's second-order term (second.pxi)."""
+    r = _binary1(rule, a, b)
+    if _o2_count and type(r) is Dual:
+        _o2_binary(rule, a, b, <Dual>r)
+    return r
+
+
+cdef object _binary1(int rule, a, b):
     cdef Dual da = None, db = None, out
     cdef dfd_binary_fn fn = dfd_binary_rules[rule].fn
     cdef double c
@@ -131,11 +141,11 @@ cdef object _binary(int rule, a, b):
     if da is None and not (PyFloat_Check(a) or PyLong_Check(a)):
         a2 = _lift(a)          # an object array of Duals (np.asarray(x)) or a list
         if type(a2) is Dual:
-            return _binary(rule, a2, b)
+            return _binary1(rule, a2, b)
     if db is None and not (PyFloat_Check(b) or PyLong_Check(b)):
         b2 = _lift(b)
         if type(b2) is Dual:
-            return _binary(rule, a, b2)
+            return _binary1(rule, a, b2)
     return _binary_general(fn, da, a, db, b)
 
 

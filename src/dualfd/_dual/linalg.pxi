@@ -41,6 +41,8 @@ cdef object _kmat(Dual d, str name):
 # --- matrix functions ---------------------------------------------------------------------
 
 def _solve(a, b):
+    if _o2_on() and type(_lift(a)) is Dual:
+        return _o2_solve(a, b)
     k = _common_k((a, b))
     A, TA = _vt(a, k)
     B, TB = _vt(b, k)
@@ -59,6 +61,8 @@ def _solve(a, b):
     return _from_arrays(X, TX.reshape(X.shape + (k,)), k)
 
 def _inv(a):
+    if _o2_on():
+        return _o2_inv(a)
     d = _as_dual(a)
     A, TA = _kmat(d, "inv")
     Y = np.linalg.inv(A)
@@ -81,6 +85,8 @@ cdef object _adjugate(A):
     return sign[..., None, None] * ((_mT(Vh) * (pre * suf)[..., None, :]) @ _mT(U))
 
 def _det(a):
+    if _o2_on():
+        return _o2_det(a)
     d = _as_dual(a)
     if d.ndim < 2:
         raise np.linalg.LinAlgError(f"numpy.linalg.det: {d.ndim}-dimensional array "
@@ -95,6 +101,8 @@ def _det(a):
     return _from_arrays(y, tangent, d.k)
 
 def _slogdet(a):
+    if _o2_on():
+        return _o2_slogdet(a)
     d = _as_dual(a)
     if d.ndim < 2:
         raise np.linalg.LinAlgError(f"numpy.linalg.slogdet: {d.ndim}-dimensional array "
@@ -121,6 +129,8 @@ cdef object _sym_tangent(TA, bint lower):
     return U + _mT(np.triu(TA, 1))
 
 def _cholesky(a, /, *, upper=False):
+    if _o2_on():
+        return _o2_cholesky(a, upper=upper)
     d = _as_dual(a)
     A, TA = _kmat(d, "cholesky")
     C = np.linalg.cholesky(A, upper=upper)
@@ -407,6 +417,8 @@ def _norm(x, ord=None, axis=None, keepdims=False):
     tied maxima, 0 at x = 0, U V^T and u_1 v_1^T of the computed SVD.  Non-convex
     ones (0 < ord < 1, negative ord, -inf, matrix -1/-2/-inf) raise ValueError at
     theirs; ord=0 (a count) has derivative 0."""
+    if _o2_on():
+        return _o2_norm(x, ord, axis, keepdims)
     d = _as_dual(_lift(x))
     V, T = _view(d, False, False), _view(d, True, False)
     value = np.linalg.norm(V, ord=ord, axis=axis, keepdims=keepdims)   # validates

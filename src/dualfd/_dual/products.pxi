@@ -33,6 +33,13 @@ def _matmul(a, b, out=None, **kw):
         else:
             r = _einsum_matmul(Va, Tb, na, nb, False)
         tangent = tangent + r
+        if type(a) is Dual and _o2_on():
+            sa = "...mn" if na >= 2 else "n"
+            sb = "...np" if nb >= 2 else "n"
+            so = ("...m" if na >= 2 else "...") + ("p" if nb >= 2 else "")
+            lay = _o2()
+            tangent = _o2_add_second(tangent, _o2_cross_term(sa, sb, so, Ta, Tb, lay),
+                                     lay)
     return _from_arrays(value, tangent, k)
 
 def _einsum_matmul(A, B, na, nb, tangent_a):
@@ -62,6 +69,8 @@ def _dot(a, b, out=None):
     return _tensordot(a, b, axes=([na - 1], [max(nb - 2, 0)]))
 
 def _tensordot(a, b, axes=2):
+    if _o2_on() and type(_lift(a)) is Dual and type(_lift(b)) is Dual:
+        return _o2_tensordot(a, b, axes)
     k = _common_k((a, b))
     Va, Ta = _vt(a, k)
     Vb, Tb = _vt(b, k)
@@ -90,6 +99,8 @@ def _tensordot(a, b, axes=2):
     return _from_arrays(value, tangent, k)
 
 def _inner(a, b):
+    if _o2_on() and type(_lift(a)) is Dual and type(_lift(b)) is Dual:
+        return _o2_inner(a, b)
     k = _common_k((a, b))
     na, nb = len(_shape_of(a)), len(_shape_of(b))
     if na == 0 or nb == 0:
@@ -103,6 +114,8 @@ def _inner(a, b):
 
 def _outer(a, b, out=None):
     _unsupported_args("outer", out=out)
+    if _o2_on() and type(_lift(a)) is Dual and type(_lift(b)) is Dual:
+        return _o2_outer(a, b)
     k = _common_k((a, b))
     Va, Ta = _vt(a, k)
     Vb, Tb = _vt(b, k)
@@ -112,6 +125,8 @@ def _outer(a, b, out=None):
     return _from_arrays(np.outer(Va, Vb), tangent, k)
 
 def _vdot(a, b):
+    if _o2_on() and type(_lift(a)) is Dual and type(_lift(b)) is Dual:
+        return _o2_vdot(a, b)
     k = _common_k((a, b))
     Va, Ta = _vt(a, k)
     Vb, Tb = _vt(b, k)
@@ -122,6 +137,7 @@ def _vdot(a, b):
     return _from_arrays(value, tangent, k)
 
 def _kron(a, b):
+    _o2_both("numpy.kron", a, b)
     k = _common_k((a, b))
     Va, Ta = _vt(a, k)
     Vb, Tb = _vt(b, k)
@@ -136,6 +152,7 @@ def _kron(a, b):
     return _from_arrays(value, np.reshape(tangent, value.shape + (k,)), k)
 
 def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    _o2_both("numpy.cross", a, b)
     k = _common_k((a, b))
     Va, Ta = _vt(a, k)
     Vb, Tb = _vt(b, k)
@@ -198,6 +215,25 @@ def _einsum(*operands, out=None, dtype=None, order="K", casting="safe",
         args[i] = _view(<Dual>o, True, False)
         tangent = tangent + np.einsum(",".join(subs) + "->" + rhs + z, *args,
                                       optimize=optimize)
+    duals = [i for i, o in enumerate(ops) if type(o) is Dual]
+    if len(duals) > 1 and _o2_on():
+        # second order: each pair of Dual operands with their first-order tangents in
+        # their places, the pair (p, q) of directions both ways
+        lay = _o2()
+        term = 0.0
+        for ii, i in enumerate(duals):
+            for j in duals[ii + 1:]:
+                subs = list(inputs)
+                subs[i] += z
+                subs[j] += z
+                spec2 = ",".join(subs) + "->" + rhs + z
+                Ti, Tj = _view(<Dual>ops[i], True, False), _view(<Dual>ops[j], True, False)
+                for p, q in ((lay.pp, lay.pq), (lay.pq, lay.pp)):
+                    args = list(vals)
+                    args[i], args[j] = Ti[..., p], Tj[..., q]
+                    term = term + np.einsum(spec2, *args, optimize=optimize)
+        tangent = _o2_add_second(np.broadcast_to(tangent, np.shape(value) + (k,)), term,
+                                 lay)
     return _from_arrays(value, tangent, k)
 
 cdef tuple _einsum_from_sublists(tuple operands):
@@ -262,6 +298,8 @@ def _matrix_power(a, n):
 # --- polynomials and interpolation --------------------------------------------------------
 
 def _polyval(p, x):
+    if _o2_on():
+        return _o2_polyval(p, x)
     p, x = _lift(p), _lift(x)
     k = _common_k((p, x))
     P, TP = _vt(p, k)
@@ -279,6 +317,7 @@ def _polyval(p, x):
 
 def _interp(x, xp, fp, left=None, right=None, period=None):
     _unsupported_args("interp", period=period)
+    _o2_both("numpy.interp of a Dual x and a Dual fp", x, fp)
     if any(type(_lift(v)) is Dual for v in (xp, left, right)):
         raise TypeError("numpy.interp on Duals differentiates x and fp only; xp, left "
                         "and right must be constants")
@@ -358,6 +397,8 @@ def _linalg_cross(x1, x2, /, *, axis=-1):
     return _cross(x1, x2, axis=axis)
 
 def _vecdot(x1, x2, /, *, axis=-1):
+    if _o2_on() and type(_lift(x1)) is Dual and type(_lift(x2)) is Dual:
+        return _o2_vecdot(x1, x2, axis=axis)
     k = _common_k((x1, x2))
     V1, T1 = _vt(x1, k)
     V2, T2 = _vt(x2, k)

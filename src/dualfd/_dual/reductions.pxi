@@ -58,6 +58,8 @@ cdef tuple _reduce_prep(Dual d, axis, keepdims):
 
 def _prod(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
     _unsupported_args("prod", dtype=dtype, out=out, **kw)
+    if _o2_on():
+        return _o2_prod(a, axis, keepdims)
     d = _as_dual(a)
     V, T, rshape = _reduce_prep(d, axis, keepdims)
     m = V.shape[-1]
@@ -194,6 +196,8 @@ def _moments(name, a, axis, dtype, out, ddof, keepdims, where, mean, correction)
             raise ValueError("ddof and correction can't be provided simultaneously.")
         ddof = correction
     keepdims = False if keepdims is np._NoValue else keepdims
+    if _o2_on():       # a second-order pass: the result itself, in place of d
+        return None, _o2_var(a, axis, ddof, keepdims, name == "std"), None, None, None, None
     d = _as_dual(_lift(a))
     V, T, rshape = _reduce_prep(d, axis, keepdims)
     m = V.shape[-1]
@@ -213,12 +217,16 @@ def _var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=np._NoValue, *,
          where=np._NoValue, mean=np._NoValue, correction=np._NoValue):
     d, var, dvar, rshape, V, T = _moments("var", a, axis, dtype, out, ddof, keepdims,
                                           where, mean, correction)
+    if d is None:
+        return var
     return _from_arrays(var, dvar.reshape(rshape + (d.k,)), d.k)
 
 def _std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=np._NoValue, *,
          where=np._NoValue, mean=np._NoValue, correction=np._NoValue):
     d, var, dvar, rshape, V, T = _moments("std", a, axis, dtype, out, ddof, keepdims,
                                           where, mean, correction)
+    if d is None:
+        return var
     std = np.sqrt(var)
     s = std.reshape(rshape + (1,))
     # d std = d var / (2 std).  Where all values of a slice are equal, std(x + h v) =
@@ -261,6 +269,8 @@ def _cumprod(a, axis=None, dtype=None, out=None):
     if dtype is not None and np.dtype(dtype) != np.float64:
         _unsupported_args("cumprod", dtype=dtype)
     _unsupported_args("cumprod", out=out)
+    if _o2_on():
+        return _o2_cumprod(a, axis)
     d = _as_dual(_lift(a))
     if axis is None:
         v, t, ax = d.value.reshape(-1), d.tangent.reshape(d.n, d.k), 0
@@ -292,6 +302,8 @@ def _cumprod(a, axis=None, dtype=None, out=None):
 
 def _average(a, axis=None, weights=None, returned=False, *, keepdims=np._NoValue):
     keepdims = False if keepdims is np._NoValue else keepdims
+    if _o2_on() and type(_lift(weights)) is Dual:
+        _o2_refuse("numpy.average with Dual weights")
     k = _common_k([_lift(a), _lift(weights)])
     av, at = _vt(a, k)
     if weights is None:

@@ -608,6 +608,8 @@ cdef class Dual:
         return o
 
     def __array_function__(self, func, types, args, kwargs):
+        if _o2_count and func in _O2_REFUSED and _o2() is not None:
+            _o2_refuse(f"{func.__module__}.{func.__name__}")
         handler = _FUNCTIONS.get(func)
         if handler is None:
             name = getattr(func, "__name__", repr(func))
