@@ -826,3 +826,115 @@ def scalar_style(x):
 
 def scalar_style_gradient(x):
     return np.array([2.0 * x[0] * x[1] + x[1] ** 3, x[0] ** 2 + 3.0 * x[0] * x[1] ** 2])
+
+
+# --- complex-safe Jacobians (second derivatives by complex step) -------------------------
+#
+# The Jacobians above need only real x; some build float64 arrays and so drop the
+# imaginary part of a complex x.  These restate those Jacobians (same formulas) with a
+# dtype that follows x, so that the complex step of the analytic gradient 2 J^T F gives
+# the objective's Hessian to rounding.  Keyed by problem name; they take x of shape (n,).
+
+def _dtype(x):
+    return np.result_type(x, 1.0)
+
+
+def _watson_jacobian_complex(x):
+    n = len(x)
+    t = np.arange(1.0, 30.0) / 29.0
+    j = np.arange(n)
+    P = t[:, None] ** j
+    Pm = j * t[:, None] ** np.maximum(j - 1, 0)
+    top = Pm - 2.0 * (P @ x)[:, None] * P
+    tail = np.zeros((2, n), dtype=_dtype(x))
+    tail[0, 0] = 1.0
+    tail[1, 0], tail[1, 1] = -2.0 * x[0], 1.0
+    return np.vstack([top, tail])
+
+
+def _extended_rosenbrock_jacobian_complex(x):
+    n = len(x)
+    Jm = np.zeros((n, n), dtype=_dtype(x))
+    for i in range(0, n, 2):
+        Jm[i, i], Jm[i, i + 1], Jm[i + 1, i] = -20.0 * x[i], 10.0, -1.0
+    return Jm
+
+
+def _extended_powell_singular_jacobian_complex(x):
+    n = len(x)
+    s5, s10 = np.sqrt(5.0), np.sqrt(10.0)
+    Jm = np.zeros((n, n), dtype=_dtype(x))
+    for i in range(0, n, 4):
+        a, b, c, d = x[i:i + 4]
+        Jm[i, i:i + 2] = [1.0, 10.0]
+        Jm[i + 1, i + 2:i + 4] = [s5, -s5]
+        Jm[i + 2, i + 1], Jm[i + 2, i + 2] = 2.0 * (b - 2.0 * c), -4.0 * (b - 2.0 * c)
+        Jm[i + 3, i], Jm[i + 3, i + 3] = 2.0 * s10 * (a - d), -2.0 * s10 * (a - d)
+    return Jm
+
+
+def _penalty_ii_jacobian_complex(x):
+    n = len(x)
+    sa = np.sqrt(1e-5)
+    w = np.arange(n, 0.0, -1.0)
+    e = np.exp(x / 10.0) / 10.0
+    Jm = np.zeros((2 * n, n), dtype=_dtype(x))
+    Jm[0, 0] = 1.0
+    k = np.arange(1, n)
+    Jm[k, k], Jm[k, k - 1] = sa * e[k], sa * e[k - 1]
+    Jm[n - 1 + k, k] = sa * e[k]
+    Jm[2 * n - 1] = 2.0 * w * x
+    return Jm
+
+
+def _brown_almost_linear_jacobian_complex(x):
+    n = len(x)
+    Jm = np.eye(n, dtype=_dtype(x)) + 1.0
+    Jm[n - 1] = [np.prod(np.delete(x, k)) for k in range(n)]
+    return Jm
+
+
+def _broyden_tridiagonal_jacobian_complex(x):
+    n = len(x)
+    return np.diag(3.0 - 4.0 * x) - np.eye(n, k=-1) - 2.0 * np.eye(n, k=1)
+
+
+def _broyden_banded_jacobian_complex(x, ml=5, mu=1):
+    n = len(x)
+    Jm = np.zeros((n, n), dtype=_dtype(x))
+    for i in range(n):
+        band = [j for j in range(max(0, i - ml), min(n, i + mu + 1)) if j != i]
+        Jm[i, band] = -(1.0 + 2.0 * x[band])
+        Jm[i, i] = 2.0 + 15.0 * x[i] ** 2
+    return Jm
+
+
+COMPLEX_SAFE_JACOBIANS = {
+    "watson_6": _watson_jacobian_complex,
+    "watson_9": _watson_jacobian_complex,
+    "extended_rosenbrock_10": _extended_rosenbrock_jacobian_complex,
+    "powell_singular": _extended_powell_singular_jacobian_complex,
+    "extended_powell_singular_8": _extended_powell_singular_jacobian_complex,
+    "penalty_ii_10": _penalty_ii_jacobian_complex,
+    "brown_almost_linear_10": _brown_almost_linear_jacobian_complex,
+    "broyden_tridiagonal_10": _broyden_tridiagonal_jacobian_complex,
+    "broyden_banded_10": _broyden_banded_jacobian_complex,
+}
+
+
+def jac_keep_dtype(m, *columns):
+    """_jac without the float64 cast: a complex x gives a complex Jacobian.  Tests
+    put it in place of _jac (for the problems built with _jac) while they take the
+    complex step of an analytic gradient."""
+    return np.stack([np.broadcast_to(np.asarray(c), (m,)) for c in columns], axis=1)
+
+
+def wood_hessian(x):
+    """Analytic Hessian of wood's objective, from its expanded form
+    100 (x2 - x1^2)^2 + (1 - x1)^2 + 90 (x4 - x3^2)^2 + (1 - x3)^2
+    + 10.1 ((x2 - 1)^2 + (x4 - 1)^2) + 19.8 (x2 - 1)(x4 - 1)."""
+    a, b, c, d = x
+    return np.array([[1200.0 * a * a - 400.0 * b + 2.0, -400.0 * a, 0.0, 0.0],
+                     [-400.0 * a, 220.2, 0.0, 19.8],
+                     [0.0, 0.0, 1080.0 * c * c - 360.0 * d + 2.0, -360.0 * c],
+                     [0.0, 19.8, -360.0 * c, 200.2]])
