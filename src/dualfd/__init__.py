@@ -40,11 +40,11 @@ from ._api import AutoWarning, grad, jacobian, value_and_grad, jvp
 from ._adapt import AdaptiveInfo, AccuracyError
 from ._dual import Dual
 from ._check import check_grad, GradCheck
-from ._hessian import hessian
+from ._hessian import hessian, hvp
 from ._complex_guard import NonAnalyticError
 from ._tracer import TracingError, jacobian_sparsity, hessian_sparsity
 
 __all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "Dual",
-           "check_grad", "GradCheck", "hessian", "AutoWarning",
+           "check_grad", "GradCheck", "hessian", "hvp", "AutoWarning",
            "NonAnalyticError", "jacobian_sparsity", "hessian_sparsity",
            "TracingError", "AdaptiveInfo", "AccuracyError"]

@@ -249,8 +249,9 @@ class SparseHessian(_Sparse):
     kind = "hessian"
 
     def __init__(self, f, method, grad, sparsity, step, bounds, check_finite,
-                 vectorized=False, workers=None):
+                 vectorized=False, workers=None, chunk=None):
         super().__init__(f, method, sparsity)
+        self.chunk = chunk            # method='dual': coordinates per pass
         self.workers = workers        # a dualfd._workers.Workers, or None
         self.grad = grad              # the exact gradient's transform; None: 'central'
         self.step = step
@@ -282,6 +283,8 @@ class SparseHessian(_Sparse):
         if self.check_finite:
             check_finite_x(x0)
         p = self.plan(x0, args, kwargs)
+        if self.method == "dual":
+            return p.result(self._exact(x0, p, args, kwargs), (p.n, p.n))
         if self.grad is None:
             data = self._second_differences(x0, p, args, kwargs)
             return p.result(data, (p.n, p.n))
@@ -327,6 +330,23 @@ class SparseHessian(_Sparse):
         data = 0.5 * (data + data[_transposed(p)])
         return p.result(data, (n, n))
 
+
+    def _exact(self, x0, p, args, kwargs):
+        """method='dual': H S exactly, S the colors' 0/1 seed, by second-order duals
+        (one pass carries a block of coordinates and every color: dual_hvp)."""
+        from ._dual import _core
+        if self.bounds is not None:
+            lb, ub = self.bounds.resolve(x0.shape)
+            _api._require_inside(x0, lb, ub)
+        n = x0.size
+        S = np.zeros((n, p.ncolors))
+        S[np.arange(n), p.colors] = 1.0
+        value, B = _core.dual_hvp(self.f, x0, S, args, kwargs, self.chunk)
+        if self.check_finite:
+            _api._check_dual_output(value, B, (), None)
+        data = star_recover(p.indptr, p.indices, p.colors, np.ascontiguousarray(B),
+                            np.ones(n))
+        return 0.5 * (data + data[_transposed(p)])
 
     def _second_differences(self, x0, p, args, kwargs):
         """method='central': f alone, the pattern's entries only: 2 calls per

@@ -138,37 +138,39 @@ def dual_jvp(f, cnp.ndarray x, cnp.ndarray v, tuple args, dict kwargs):
 
 # Largest tangent width (first- plus second-order entries per element) of one
 # second-order pass, unless chunk= says otherwise: n <= 89 takes one pass of
-# n + n(n + 1)/2 entries for the whole Hessian.
-O2_WIDTH = 4096
+# n + n(n + 1)/2 entries for the whole Hessian; above, blocks of O2_BLOCK coordinates
+# (two blocks: 2 * 64 + 64^2 = 4224 entries).  Rosenbrock n = 100, ms per Hessian by
+# block size 16/32/50/64/89/100 (one pass): 10.3 7.0 12.9 4.5 4.8 12.8.
+O2_WIDTH = 4224
+O2_BLOCK = 64
 
 
-cdef tuple _o2_pass(f, cnp.ndarray x, tuple args, dict kwargs, dirs, cnp.ndarray v,
-                    pp, pq, str who):
-    """One second-order pass: f on a Dual seeded with the unit directions dirs (and v
-    after them, if not None), pairs (pp, pq).  Returns (value, first-order part (k1,),
+cdef tuple _o2_pass(f, cnp.ndarray x, tuple args, dict kwargs, dirs, V, pp, pq,
+                    str who):
+    """One second-order pass: f on a Dual seeded with the unit directions dirs and
+    then the columns of V (n, C) if not None, pairs (pp, pq).  Returns (value,
     second-order part (m,)) of f's scalar result."""
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
     cdef Py_ssize_t c = len(dirs)
-    cdef Py_ssize_t k1 = c + (v is not None)
+    cdef Py_ssize_t k1 = c + (0 if V is None else V.shape[1])
     cdef _Order2 lay = _Order2(k1, pp, pq)
     cdef Dual d = _empty((<object>x).shape, n, lay.k), rd
     memcpy(d.v, cnp.PyArray_DATA(x), n * sizeof(double))
     T = _view(d, True, True).reshape(n, lay.k)
     T[...] = 0.0
     T[dirs, np.arange(c)] = 1.0
-    if v is not None:
-        T[:, c] = v.reshape(-1)
+    if V is not None:
+        T[:, c:k1] = V
     r = _result(_o2_call(lay, f, d, args, kwargs))
     shape = (<Dual>r)._shape if type(r) is Dual else r.shape
     if shape != ():
         raise ValueError(f"{who} needs f to return a scalar; it returned shape {shape} "
                          "(use jacobian for vector-valued f)")
     if type(r) is not Dual:
-        return float(r), np.zeros(k1), np.zeros(lay.m)
+        return float(r), np.zeros(lay.m)
     rd = <Dual>r
     _o2_check(lay, rd.k)
-    t = np.array(rd.tangent)
-    return rd.v[0], t[:k1], t[k1:]
+    return rd.v[0], np.array(rd.tangent[k1:])
 
 
 cdef list _o2_blocks(Py_ssize_t n, Py_ssize_t c):
@@ -178,45 +180,49 @@ cdef list _o2_blocks(Py_ssize_t n, Py_ssize_t c):
 
 
 def dual_hessian(f, cnp.ndarray x, tuple args, dict kwargs, chunk):
-    """The exact Hessian of a scalar f, (n, n), by second-order duals: one pass per pair
-    of blocks of at most chunk coordinates (blocks I <= J seed I and J and read the
-    pairs I x J; I == J the pairs i <= j), symmetric by construction."""
+    """(f(x), its exact Hessian (n, n)) for a scalar f, by second-order duals: one pass
+    per pair of blocks of at most chunk coordinates (blocks I < J seed I and J and read
+    the pairs I x J; I == J the pairs i <= j), symmetric by construction."""
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x), c
     if chunk is None:
-        c = n if n + n * (n + 1) // 2 <= O2_WIDTH else max(1, int((1 + O2_WIDTH) ** 0.5) - 1)
+        c = n if n + n * (n + 1) // 2 <= O2_WIDTH else O2_BLOCK
     else:
         c = max(1, min(chunk, n))
     H = np.zeros((n, n))
+    value = None
     blocks = _o2_blocks(n, c)
     for bi, I in enumerate(blocks):
         for J in blocks[bi:]:
             if J is I:
                 iu = np.triu_indices(len(I))
-                _, _, S = _o2_pass(f, x, args, kwargs, I, None, iu[0], iu[1], "hessian")
+                value, S = _o2_pass(f, x, args, kwargs, I, None, iu[0], iu[1], "hessian")
                 H[I[iu[0]], I[iu[1]]] = S
                 H[I[iu[1]], I[iu[0]]] = S
             else:
                 a, b = np.meshgrid(np.arange(len(I)), len(I) + np.arange(len(J)),
                                    indexing="ij")
-                _, _, S = _o2_pass(f, x, args, kwargs, np.concatenate([I, J]), None,
-                                   a.ravel(), b.ravel(), "hessian")
+                value, S = _o2_pass(f, x, args, kwargs, np.concatenate([I, J]), None,
+                                    a.ravel(), b.ravel(), "hessian")
                 S = S.reshape(len(I), len(J))
                 H[np.ix_(I, J)] = S
                 H[np.ix_(J, I)] = S.T
-    return H
+    if value is None:       # n = 0
+        value, _ = _o2_pass(f, x, args, kwargs, np.arange(0), None, [], [], "hessian")
+    return value, H
 
 
-def dual_hvp(f, cnp.ndarray x, cnp.ndarray v, tuple args, dict kwargs, chunk):
-    """H(x) @ v of a scalar f, exactly: directions e_i (i in a block) and v, pairs
-    (e_i, v), so S_i = e_i^T H v; blocks of at most chunk coordinates."""
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), c
+def dual_hvp(f, cnp.ndarray x, V, tuple args, dict kwargs, chunk):
+    """(f(x), H(x) @ V) of a scalar f exactly, V (n, C): directions e_i (i in a block
+    of at most chunk) and the columns v_c, pairs (e_i, v_c), so S = e_i^T H v_c."""
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), c, C = V.shape[1]
     if chunk is None:
-        c = n if 2 * n + 1 <= O2_WIDTH else max(1, (O2_WIDTH - 1) // 2)
+        c = n if n * (C + 1) + C <= O2_WIDTH else max(1, (O2_WIDTH - C) // (C + 1))
     else:
         c = max(1, min(chunk, n))
-    out = np.zeros(n)
-    for I in _o2_blocks(n, c):
-        _, _, S = _o2_pass(f, x, args, kwargs, I, v, np.arange(len(I)),
-                           np.full(len(I), len(I)), "hvp")
-        out[I] = S
-    return out
+    out = np.zeros((n, C))
+    value = None
+    for I in _o2_blocks(n, c) or [np.arange(0)]:
+        a, b = np.meshgrid(np.arange(len(I)), len(I) + np.arange(C), indexing="ij")
+        value, S = _o2_pass(f, x, args, kwargs, I, V, a.ravel(), b.ravel(), "hvp")
+        out[I] = S.reshape(len(I), C)
+    return value, out
