@@ -339,9 +339,11 @@ def test_sparse_hessian(method, f, Hf):
     np.testing.assert_allclose(H.toarray(), dense, rtol=1e-8, atol=1e-7)
 
 
-def test_sparse_hessian_gradients_per_color():
-    """Arrowhead: a star coloring needs 2 colors (a column coloring n), so the
-    Hessian costs 2 x 2 gradients whatever n."""
+@pytest.mark.parametrize("chunk, passes", [(None, 1), (64, 4)])
+def test_sparse_hessian_passes_per_color(chunk, passes):
+    """Arrowhead: a star coloring needs 2 colors (a column coloring n), so the exact
+    Hessian is H S for 2 columns: per block of chunk coordinates, one second-order
+    pass carrying the block and both colors (3 n + 2 entries for one block)."""
     n = 200
     x = np.linspace(-1.0, 1.0, n)
     calls = []
@@ -350,9 +352,11 @@ def test_sparse_hessian_gradients_per_color():
         calls.append(1)
         return arrowhead(d)
 
-    H = dfd.hessian(f, method="dual", sparsity=arrowhead_hessian(x + 0.1) != 0)(x)
-    np.testing.assert_allclose(H.toarray(), arrowhead_hessian(x), rtol=1e-7, atol=1e-6)
-    assert len(calls) == 4 * ((n + 127) // 128)     # 4 gradients, in passes of 128
+    S = arrowhead_hessian(x + 0.1) != 0
+    H = dfd.hessian(f, method="dual", sparsity=S, chunk=chunk)(x)
+    exact = arrowhead_hessian(x)
+    np.testing.assert_allclose(H.toarray(), exact, rtol=0, atol=1e-13 * np.abs(exact).max())
+    assert len(calls) == passes
 
 
 def test_sparse_hessian_bounds():

@@ -453,3 +453,45 @@ def _o2_supported_functions():
     return tuple(sorted(
         ("linalg." if f.__module__ and "linalg" in f.__module__ else "") + f.__name__
         for f in _FUNCTIONS if f not in _O2_REFUSED))
+
+
+def rule_second(str name, a, b=None):
+    """The second derivatives of a rule of csrc/rules.def at float64 points, by its C
+    kernel (for the tests): f''(a) for a unary rule; (f_aa, f_ab, f_bb) at (a, b)
+    broadcast for a binary one.  The value y passed to the kernel is the rule's own."""
+    cdef cnp.ndarray A, B, Y, G
+    cdef Dual d
+    if name in _UNARY_INDEX:
+        if b is not None:
+            raise TypeError(f"rule_second: {name} is a unary rule")
+        A = np.ascontiguousarray(a, dtype=np.float64)
+        d = _from_arrays(A, np.zeros((<object>A).shape + (1,)), 1)
+        Y = np.ascontiguousarray(_view(<Dual>_unary(_UNARY_INDEX[name], d), False, False))
+        G = np.empty_like(A)
+        dfd_unary_rules[_UNARY_INDEX[name]].d2(A.size, <double *>cnp.PyArray_DATA(A),
+                                               <double *>cnp.PyArray_DATA(Y),
+                                               <double *>cnp.PyArray_DATA(G))
+        return G
+    i = _BINARY_INDEX[name]
+    A0, B0 = np.broadcast_arrays(np.asarray(a, dtype=np.float64),
+                                 np.asarray(b, dtype=np.float64))
+    A, B = np.ascontiguousarray(A0), np.ascontiguousarray(B0)
+    d = _from_arrays(A, np.zeros((<object>A).shape + (1,)), 1)
+    Y = np.ascontiguousarray(_view(<Dual>_binary1(i, d, B), False, False))
+    G = np.empty((<object>A).shape + (3,))
+    dfd_binary_rules[i].d2(A.size, <double *>cnp.PyArray_DATA(A), 1,
+                           <double *>cnp.PyArray_DATA(B), 1, <double *>cnp.PyArray_DATA(Y),
+                           <double *>cnp.PyArray_DATA(G))
+    return G[..., 0], G[..., 1], G[..., 2]
+
+
+def _tetragamma(x):
+    """psi''(x) by csrc/special.c, elementwise (for the tests)."""
+    cdef cnp.ndarray a = np.ascontiguousarray(x, dtype=np.float64)
+    cdef cnp.ndarray out = np.empty_like(a)
+    cdef double *p = <double *>cnp.PyArray_DATA(a)
+    cdef double *q = <double *>cnp.PyArray_DATA(out)
+    cdef Py_ssize_t i
+    for i in range(a.size):
+        q[i] = dfd_sf_tetragamma(p[i])
+    return out
