@@ -589,20 +589,33 @@ void dfd_sum(size_t n, size_t k, const double *restrict v, const double *restric
     *y = total;
 }
 
-void dfd_o2_unary(size_t n, size_t k, size_t k1, size_t m, const int *restrict pp,
-                  const int *restrict pq, const double *restrict g,
-                  const double *restrict tx, double *restrict ty)
+/* The nonzero first-order entries of one element (of one or two tangents), ascending:
+ * products of zero entries add nothing, and after the first operations of most
+ * functions an element depends on a few directions only (Rosenbrock: 2 of k1). */
+static size_t dfd_nonzeros(size_t k1, const double *A, const double *B, int *idx)
+{
+    size_t c = 0;
+    for (size_t j = 0; j < k1; j++)
+        if ((A && A[j] != 0.0) || (B && B[j] != 0.0)) idx[c++] = (int)j;
+    return c;
+}
+
+void dfd_o2_unary(size_t n, size_t k, size_t k1, const int *restrict rix,
+                  const double *restrict g, const double *restrict tx,
+                  double *restrict ty, int *restrict idx)
 {
     for (size_t i = 0; i < n; i++) {
         const double c = g[i], *t = tx + i * k;
         double *s = ty + i * k + k1;
         if (c == 0.0) continue;
-        if (isfinite(c)) {
-            for (size_t r = 0; r < m; r++) s[r] += c * (t[pp[r]] * t[pq[r]]);
-        } else {
-            for (size_t r = 0; r < m; r++) {
-                const double u = t[pp[r]] * t[pq[r]];
-                if (u != 0.0) s[r] += c * u;
+        const size_t nz = dfd_nonzeros(k1, t, NULL, idx);
+        for (size_t u = 0; u < nz; u++) {
+            const int a = idx[u];
+            const int *row = rix + (size_t)a * k1;
+            const double ca = c * t[a];
+            for (size_t w = u; w < nz; w++) {
+                const int r = row[idx[w]];
+                if (r >= 0) s[r] += ca * t[idx[w]];
             }
         }
     }
@@ -614,10 +627,10 @@ static inline double dfd_times(double c, double u)
     return u == 0.0 ? 0.0 : c * u;
 }
 
-void dfd_o2_binary(size_t n, size_t k, size_t k1, size_t m, const int *restrict pp,
-                   const int *restrict pq, const double *restrict h,
-                   const double *ta, size_t sa, const double *tb, size_t sb,
-                   double *restrict ty)
+void dfd_o2_binary(size_t n, size_t k, size_t k1, const int *restrict rix,
+                   const double *restrict h, const double *ta, size_t sa,
+                   const double *tb, size_t sb, double *restrict ty,
+                   int *restrict idx)
 {
     for (size_t i = 0; i < n; i++) {
         const double haa = ta ? h[3 * i] : 0.0, hbb = tb ? h[3 * i + 2] : 0.0;
@@ -625,26 +638,21 @@ void dfd_o2_binary(size_t n, size_t k, size_t k1, size_t m, const int *restrict 
         const double *A = ta ? ta + i * sa * k : NULL, *B = tb ? tb + i * sb * k : NULL;
         double *s = ty + i * k + k1;
         if (haa == 0.0 && hab == 0.0 && hbb == 0.0) continue;
-        if (isfinite(haa) && isfinite(hab) && isfinite(hbb)) {
-            if (A && B) {
-                for (size_t r = 0; r < m; r++) {
-                    const int p = pp[r], q = pq[r];
-                    s[r] += haa * (A[p] * A[q]) + hab * (A[p] * B[q] + A[q] * B[p])
-                            + hbb * (B[p] * B[q]);
-                }
-            } else if (A) {
-                for (size_t r = 0; r < m; r++) s[r] += haa * (A[pp[r]] * A[pq[r]]);
-            } else {
-                for (size_t r = 0; r < m; r++) s[r] += hbb * (B[pp[r]] * B[pq[r]]);
-            }
-        } else {
-            for (size_t r = 0; r < m; r++) {
-                const int p = pp[r], q = pq[r];
-                double acc = 0.0;
-                if (A) acc += dfd_times(haa, A[p] * A[q]);
-                if (A && B) acc += dfd_times(hab, A[p] * B[q] + A[q] * B[p]);
-                if (B) acc += dfd_times(hbb, B[p] * B[q]);
-                s[r] += acc;
+        const size_t nz = dfd_nonzeros(k1, A, B, idx);
+        const int finite = isfinite(haa) && isfinite(hab) && isfinite(hbb);
+        for (size_t u = 0; u < nz; u++) {
+            const int p = idx[u];
+            const int *row = rix + (size_t)p * k1;
+            const double ap = A ? A[p] : 0.0, bp = B ? B[p] : 0.0;
+            for (size_t w = u; w < nz; w++) {
+                const int q = idx[w], r = row[q];
+                if (r < 0) continue;
+                const double aq = A ? A[q] : 0.0, bq = B ? B[q] : 0.0;
+                if (finite)
+                    s[r] += haa * (ap * aq) + hab * (ap * bq + aq * bp) + hbb * (bp * bq);
+                else
+                    s[r] += dfd_times(haa, ap * aq) + dfd_times(hab, ap * bq + aq * bp)
+                            + dfd_times(hbb, bp * bq);
             }
         }
     }

@@ -130,21 +130,24 @@ double dfd_sf_tetragamma(double x);
  * A second-order dual keeps the first layout (k tangent entries per element) and gives
  * them two meanings: entries [0, k1) are first-order tangents T_j along directions u_j,
  * entries [k1, k1 + m) second-order ones S_r = d2 y / (de_p de_q) for the pairs
- * (p, q) = (pp[r], pq[r]), p, q < k1, of x(e) = x + sum_j e_j u_j.  Every linear
+ * (p, q), p, q < k1, of x(e) = x + sum_j e_j u_j.  Every linear
  * operation maps S as it maps T, so the first-order kernels compute the S_r part
  * g' S_r; the kernels below add what is left, the chain rule's second-order term:
  *   unary   S_r += g'' T_p T_q
  *   binary  S_r += g_aa A_p A_q + g_ab (A_p B_q + A_q B_p) + g_bb B_p B_q
- * (A, B: the operands' first-order tangents; a NULL one is a constant).  As in
- * dfd_scale, a non-finite coefficient meets a zero product only at a singularity,
- * where the entry is left unchanged. */
-void dfd_o2_unary(size_t n, size_t k, size_t k1, size_t m, const int *restrict pp,
-                  const int *restrict pq, const double *restrict g,
-                  const double *restrict tx, double *restrict ty);
-void dfd_o2_binary(size_t n, size_t k, size_t k1, size_t m, const int *restrict pp,
-                   const int *restrict pq, const double *restrict h,
-                   const double *ta, size_t sa, const double *tb, size_t sb,
-                   double *restrict ty);
+ * (A, B: the operands' first-order tangents; a NULL one is a constant).  The pairs
+ * come as rix, a k1 x k1 map: rix[p k1 + q] = r for the pair (p, q), the same for
+ * (q, p), -1 where no pair is kept.  Only the nonzero entries of an element's
+ * first-order tangents are visited (idx: k1 ints of work space).  As in dfd_scale,
+ * a non-finite coefficient meets a zero product only at a singularity, where the
+ * entry is left unchanged. */
+void dfd_o2_unary(size_t n, size_t k, size_t k1, const int *restrict rix,
+                  const double *restrict g, const double *restrict tx,
+                  double *restrict ty, int *restrict idx);
+void dfd_o2_binary(size_t n, size_t k, size_t k1, const int *restrict rix,
+                   const double *restrict h, const double *ta, size_t sa,
+                   const double *tb, size_t sb, double *restrict ty,
+                   int *restrict idx);
 
 /* y[i] = x[i * s] for i < n, value and tangent (k each) together; s may be negative. */
 /* The identity seed: tangent row i (of n) has a 1 in column i - c0 if it lies in

@@ -103,11 +103,11 @@ cdef extern from "dual.h" nogil:
     double dfd_sf_digamma(double x)
     double dfd_sf_trigamma(double x)
     double dfd_sf_tetragamma(double x)
-    void dfd_o2_unary(size_t n, size_t k, size_t k1, size_t m, const int *pp,
-                      const int *pq, const double *g, const double *tx, double *ty)
-    void dfd_o2_binary(size_t n, size_t k, size_t k1, size_t m, const int *pp,
-                       const int *pq, const double *h, const double *ta, size_t sa,
-                       const double *tb, size_t sb, double *ty)
+    void dfd_o2_unary(size_t n, size_t k, size_t k1, const int *rix, const double *g,
+                      const double *tx, double *ty, int *idx)
+    void dfd_o2_binary(size_t n, size_t k, size_t k1, const int *rix, const double *h,
+                       const double *ta, size_t sa, const double *tb, size_t sb,
+                       double *ty, int *idx)
     void dfd_seed(size_t n, size_t k, size_t c0, double *t)
     void dfd_put_columns(size_t m, size_t k, const double *t, size_t n, size_t c0,
                          double *J)

@@ -20,11 +20,11 @@
 import threading
 
 cdef class _Order2:
-    """Layout of a second-order pass: k1 first-order directions, then m pairs."""
+    """Layout of a second-order pass: k1 first-order directions, then m pairs
+    (pp[r], pq[r]); rix maps a pair of directions, either order, to r (-1: none)."""
     cdef readonly Py_ssize_t k1, m, k
-    cdef readonly object pp, pq          # the pairs, np.intc arrays (kept for p, q)
-    cdef const int *p
-    cdef const int *q
+    cdef readonly object pp, pq, rixa    # np.intc arrays
+    cdef const int *rix
 
     def __init__(self, Py_ssize_t k1, pp, pq):
         self.pp = np.ascontiguousarray(pp, dtype=np.intc)
@@ -32,8 +32,11 @@ cdef class _Order2:
         self.k1 = k1
         self.m = self.pp.shape[0]
         self.k = k1 + self.m
-        self.p = <const int *>cnp.PyArray_DATA(self.pp)
-        self.q = <const int *>cnp.PyArray_DATA(self.pq)
+        r = np.full((k1, k1), -1, dtype=np.intc)
+        r[self.pp, self.pq] = np.arange(self.m, dtype=np.intc)
+        r[self.pq, self.pp] = np.arange(self.m, dtype=np.intc)
+        self.rixa = r
+        self.rix = <const int *>cnp.PyArray_DATA(self.rixa)
 
 
 cdef int _o2_count = 0            # second-order passes running, in any thread
@@ -86,17 +89,19 @@ cdef int _o2_unary(int rule, Dual x, Dual out) except -1:
         return 0
     _o2_check(lay, x.k)
     cdef dfd_unary_d2_fn d2 = dfd_unary_rules[rule].d2
-    cdef double *g = <double *>PyMem_Malloc(max(x.n, 1) * sizeof(double))
+    cdef double *g = <double *>PyMem_Malloc(max(x.n, 1) * sizeof(double)
+                                            + (lay.k1 + 1) * sizeof(int))
     if g == NULL:
         raise MemoryError()
+    cdef int *idx = <int *>(g + max(x.n, 1))
     try:
-        if x.n * (lay.m + 1) >= NOGIL_MIN:
+        if x.n * (lay.k1 + 1) >= NOGIL_MIN:
             with nogil:
                 d2(x.n, x.v, out.v, g)
-                dfd_o2_unary(x.n, x.k, lay.k1, lay.m, lay.p, lay.q, g, x.t, out.t)
+                dfd_o2_unary(x.n, x.k, lay.k1, lay.rix, g, x.t, out.t, idx)
         else:
             d2(x.n, x.v, out.v, g)
-            dfd_o2_unary(x.n, x.k, lay.k1, lay.m, lay.p, lay.q, g, x.t, out.t)
+            dfd_o2_unary(x.n, x.k, lay.k1, lay.rix, g, x.t, out.t, idx)
     finally:
         PyMem_Free(g)
     return 0
@@ -128,33 +133,64 @@ cdef int _o2_binary(int rule, a, b, Dual out) except -1:
         return 0
     _o2_check(lay, out.k)
     cdef Py_ssize_t n = out.n
-    va, ta, sa = _o2_operand(a, out._shape, out.k)
-    vb, tb, sb = _o2_operand(b, out._shape, out.k)
-    cdef const double *pa = <const double *>cnp.PyArray_DATA(va)
-    cdef const double *pb = <const double *>cnp.PyArray_DATA(vb)
+    cdef const double *pa
+    cdef const double *pb
     cdef const double *qa = NULL
     cdef const double *qb = NULL
-    if ta is not None:
-        qa = <const double *>cnp.PyArray_DATA(ta)
-    if tb is not None:
-        qb = <const double *>cnp.PyArray_DATA(tb)
-    cdef size_t ia = sa, ib = sb
+    cdef size_t ia, ib
+    cdef double ca, cb
+    keep = []
+    # Fast paths (contiguous Duals of out's shape or of one element, Python numbers)
+    # keep NumPy out of the common case; the rest broadcasts through NumPy.
+    if not _o2_fast(a, out, &pa, &qa, &ia, &ca):
+        va, ta, ia = _o2_operand(a, out._shape, out.k)
+        keep += [va, ta]
+        pa = <const double *>cnp.PyArray_DATA(va)
+        if ta is not None:
+            qa = <const double *>cnp.PyArray_DATA(ta)
+    if not _o2_fast(b, out, &pb, &qb, &ib, &cb):
+        vb, tb, ib = _o2_operand(b, out._shape, out.k)
+        keep += [vb, tb]
+        pb = <const double *>cnp.PyArray_DATA(vb)
+        if tb is not None:
+            qb = <const double *>cnp.PyArray_DATA(tb)
     cdef dfd_binary_d2_fn d2 = dfd_binary_rules[rule].d2
-    cdef double *h = <double *>PyMem_Malloc(3 * max(n, 1) * sizeof(double))
+    cdef double *h = <double *>PyMem_Malloc(3 * max(n, 1) * sizeof(double)
+                                            + (lay.k1 + 1) * sizeof(int))
     if h == NULL:
         raise MemoryError()
+    cdef int *idx = <int *>(h + 3 * max(n, 1))
     try:
-        if n * (lay.m + 1) >= NOGIL_MIN:
+        if n * (lay.k1 + 1) >= NOGIL_MIN:
             with nogil:
                 d2(n, pa, ia, pb, ib, out.v, h)
-                dfd_o2_binary(n, out.k, lay.k1, lay.m, lay.p, lay.q, h, qa, ia, qb, ib,
-                              out.t)
+                dfd_o2_binary(n, out.k, lay.k1, lay.rix, h, qa, ia, qb, ib, out.t, idx)
         else:
             d2(n, pa, ia, pb, ib, out.v, h)
-            dfd_o2_binary(n, out.k, lay.k1, lay.m, lay.p, lay.q, h, qa, ia, qb, ib, out.t)
+            dfd_o2_binary(n, out.k, lay.k1, lay.rix, h, qa, ia, qb, ib, out.t, idx)
     finally:
         PyMem_Free(h)
     return 0
+
+
+cdef inline bint _o2_fast(x, Dual out, const double **v, const double **t, size_t *s,
+                          double *c):
+    """Pointers to operand x without copies where it is a contiguous Dual of out's
+    shape (stride 1) or of one element (stride 0), or a Python number (c, stride 0)."""
+    cdef Dual d
+    if type(x) is Dual:
+        d = <Dual>x
+        if d._strides is not None:
+            return False
+        if d.n == 1 or d._shape == out._shape:
+            v[0], t[0], s[0] = d.v, d.t, (0 if d.n == 1 and out.n != 1 else 1)
+            return True
+        return False
+    if PyFloat_Check(x) or PyLong_Check(x):
+        c[0] = x
+        v[0], t[0], s[0] = c, NULL, 0
+        return True
+    return False
 
 
 # --- bilinear products: the cross term of two Dual operands ---------------------------------
