@@ -138,11 +138,17 @@ def dual_jvp(f, cnp.ndarray x, cnp.ndarray v, tuple args, dict kwargs):
 
 # Largest tangent width (first- plus second-order entries per element) of one
 # second-order pass, unless chunk= says otherwise: n <= 89 takes one pass of
-# n + n(n + 1)/2 entries for the whole Hessian; above, blocks of O2_BLOCK coordinates
-# (two blocks: 2 * 64 + 64^2 = 4224 entries).  Rosenbrock n = 100, ms per Hessian by
-# block size 16/32/50/64/89/100 (one pass): 10.3 7.0 12.9 4.5 4.8 12.8.
+# n + n(n + 1)/2 entries for the whole Hessian; above, blocks of coordinates such that
+# two blocks' pass (2 c + c^2 entries) fits.  Rosenbrock n = 100 (two blocks of 50)
+# measured as fast as blocks of 32..64 and 25% faster than one pass of 5150.  For
+# large n the width shrinks so that an array of x's size carries at most O2_DOUBLES
+# doubles (16 MB), as chunk= bounds first-order passes.
 O2_WIDTH = 4224
-O2_BLOCK = 64
+O2_DOUBLES = 1 << 21
+
+
+cdef Py_ssize_t _o2_width(Py_ssize_t n):
+    return min(O2_WIDTH, max(64, O2_DOUBLES // max(n, 1)))
 
 
 cdef tuple _o2_pass(f, cnp.ndarray x, tuple args, dict kwargs, dirs, V, pp, pq,
@@ -184,8 +190,9 @@ def dual_hessian(f, cnp.ndarray x, tuple args, dict kwargs, chunk):
     per pair of blocks of at most chunk coordinates (blocks I < J seed I and J and read
     the pairs I x J; I == J the pairs i <= j), symmetric by construction."""
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x), c
+    cdef Py_ssize_t w = _o2_width(n)
     if chunk is None:
-        c = n if n + n * (n + 1) // 2 <= O2_WIDTH else O2_BLOCK
+        c = n if n + n * (n + 1) // 2 <= w else max(1, int((1 + w) ** 0.5) - 1)
     else:
         c = max(1, min(chunk, n))
     H = np.zeros((n, n))
@@ -215,8 +222,9 @@ def dual_hvp(f, cnp.ndarray x, V, tuple args, dict kwargs, chunk):
     """(f(x), H(x) @ V) of a scalar f exactly, V (n, C): directions e_i (i in a block
     of at most chunk) and the columns v_c, pairs (e_i, v_c), so S = e_i^T H v_c."""
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x), c, C = V.shape[1]
+    cdef Py_ssize_t w = _o2_width(n)
     if chunk is None:
-        c = n if n * (C + 1) + C <= O2_WIDTH else max(1, (O2_WIDTH - C) // (C + 1))
+        c = n if n * (C + 1) + C <= w else max(1, (w - C) // (C + 1))
     else:
         c = max(1, min(chunk, n))
     out = np.zeros((n, C))
