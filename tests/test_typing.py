@@ -123,6 +123,8 @@ reveal_type(dfd.jvp(f2, argnums=1)(x, x, x))  # -> tuple[float, Point]
 reveal_type(dfd.hessian(f)(x))  # -> Array
 reveal_type(dfd.hessian(f, method="complex")(2.0))  # -> float
 reveal_type(dfd.hessian(f, sparsity="auto")(x))  # -> dualfd._typing.SparseArray
+reveal_type(dfd.hvp(f)(x, x))  # -> Array
+reveal_type(dfd.hvp(f, method="complex")(2.0, 1.0))  # -> float
 res = dfd.check_grad(f, g, x, method="forward", rtol=1e-6, atol=0.0)
 reveal_type(res)  # -> dualfd.GradCheck
 reveal_type(res.ok)  # -> bool
@@ -175,6 +177,7 @@ dfd.grad(f, method="centrall")  # E: No overload variant of "grad" matches
 dfd.jacobian(f, metod="central")  # E: No overload variant of "jacobian" matches
 dfd.value_and_grad(f, vectorized="yes")  # E: No overload variant of "value_and_grad"
 dfd.hessian(f, method="forward")  # E: No overload variant of "hessian" matches
+dfd.hvp(f, method="adaptive")  # E: Argument "method" to "hvp" has incompatible type
 dfd.jvp(f, chunk=4)  # E: No overload variant of "jvp" matches
 dfd.check_grad(f, f, 1.0, direction="some")  # E: Argument "direction" to "check_grad"
 dfd.check_grad(f, f, 1.0, method="auto")  # E: Argument "method" to "check_grad"

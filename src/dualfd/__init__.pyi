@@ -12,7 +12,8 @@ from numpy.typing import ArrayLike, NDArray
 from ._dual import Dual as Dual
 from ._typing import (AdaptiveHessianOptions, AdaptiveJvpOptions, AdaptiveOptions,
                       Argnums, ArgnumsInto, BoundsLike, CheckMethod, Direction,
-                      FDOptions, Grad, GradAux, Hessian, HessianOptions, Jacobian,
+                      FDOptions, Grad, GradAux, Hessian, HessianOptions, Hvp,
+                      HvpMethod, Jacobian,
                       JacobianAux, Jvp, JvpAux, JvpOptions, Point, SparseArray,
                       SparseHessian, SparseJacobian, Sparsity, ValueAndGrad,
                       ValueAndGradAux, Workers)
@@ -21,7 +22,7 @@ from ._typing import AuxFn, Fn, _A, _V
 __version__: str
 
 __all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "Dual",
-           "check_grad", "GradCheck", "hessian", "AutoWarning",
+           "check_grad", "GradCheck", "hessian", "hvp", "AutoWarning",
            "NonAnalyticError", "jacobian_sparsity", "hessian_sparsity",
            "TracingError", "AdaptiveInfo", "AccuracyError"]
 
@@ -209,6 +210,10 @@ def hessian(f: Callable[..., Any], *, sparsity: None = ...,
 @overload
 def hessian(f: Callable[..., Any], *, sparsity: Sparsity,
             **options: Unpack[HessianOptions]) -> SparseHessian: ...
+
+def hvp(f: Callable[..., Any], *, method: HvpMethod = ..., step: float | None = ...,
+        bounds: BoundsLike | None = ..., check_finite: bool = ...,
+        chunk: int | None = ...) -> Hvp: ...
 
 def check_grad(f: Callable[..., Any], g: Callable[..., Any], x: ArrayLike, *args: Any,
                method: CheckMethod = ..., rtol: float | None = ...,

@@ -38,6 +38,8 @@ Method: TypeAlias = Literal["central", "forward", "backward", "complex", "adapti
                             "auto", "2-point", "3-point", "cs"]
 HessianMethod: TypeAlias = Literal["dual", "complex", "central", "adaptive", "auto", "cs",
                                    "3-point"]
+HvpMethod: TypeAlias = Literal["dual", "central", "forward", "backward", "complex", "auto",
+                              "2-point", "3-point", "cs"]
 Order: TypeAlias = Literal[2, 4, 6, 8]
 #: check_grad's reference: a jacobian method other than 'auto' (it has no tolerance).
 CheckMethod: TypeAlias = Literal["central", "forward", "backward", "complex", "adaptive",
@@ -265,6 +267,16 @@ class Hessian(Transform, Protocol):
     def __call__(self, x: Scalar, /, *args: Any, **kwargs: Any) -> float: ...
     @overload
     def __call__(self, x: ArrayLike, /, *args: Any, **kwargs: Any) -> Array: ...
+
+@type_check_only
+class Hvp(Transform, Protocol):
+    """``hvp(f)``: ``hv(x, v, *args, **kwargs)`` -> H(x) @ v, shaped like x (SciPy's
+    ``hessp``)."""
+    @overload
+    def __call__(self, x: Scalar, v: ArrayLike, /, *args: Any, **kwargs: Any) -> float: ...
+    @overload
+    def __call__(self, x: ArrayLike, v: ArrayLike, /, *args: Any,
+                 **kwargs: Any) -> Array: ...
 
 @type_check_only
 class SparseHessian(Transform, Protocol):
