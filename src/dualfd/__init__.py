@@ -10,8 +10,9 @@ calling convention:
 - `jacobian` -- Jacobian of shape ``f(x).shape + x.shape``, dense or, with
   ``sparsity=``, a ``scipy.sparse.csr_array`` evaluated per color of its columns;
 - `jvp` -- ``(f(x), J @ v)`` without forming J;
-- `hessian` -- Hessian of a scalar f (exact dual gradients differenced once, or
-  second differences of f; sparse with ``sparsity=``).
+- `hessian` -- Hessian of a scalar f (exact by second-order duals, or differences;
+  sparse with ``sparsity=``);
+- `hvp` -- Hessian-vector products ``H(x) @ v`` (SciPy's ``hessp=``).
 
 `check_grad` compares a hand-written gradient or Jacobian with a numeric one and
 returns a `GradCheck`; `jacobian_sparsity` and `hessian_sparsity` detect patterns

@@ -26,8 +26,11 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
     f : callable
         ``f(x, *args, **kwargs)`` returning a scalar.
     method : {'dual', 'complex', 'central', 'adaptive', 'auto'}, optional
-        'dual' (default) and 'complex': central differences of an exact
-        gradient (dual numbers or complex step).  'central': a second-difference
+        'dual' (default): exact to rounding, by second-order duals (f runs once per
+        pass on Duals carrying first- and second-order tangents; see `hvp` for the
+        cost and `dualfd._dual.SUPPORTED_SECOND_ORDER` for the NumPy functions it
+        passes).  'complex': central differences of the complex-step gradient
+        (~1e-10).  'central': a second-difference
         stencil on f alone, for black-box f that neither a Dual nor a complex
         number can pass through.  'adaptive': the same second differences over a
         sequence of halving steps with Richardson extrapolation and an error
@@ -37,7 +40,8 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
         Dual refused).
     step : float or array_like, optional
         Absolute steps, broadcastable to x.  Default ``eps**(1/3) * max(1, |x|)``
-        for 'dual' and 'complex', ``eps**(1/4) * max(1, |x|)`` for 'central'.
+        for 'complex', ``eps**(1/4) * max(1, |x|)`` for 'central'; 'dual' takes
+        none (ValueError).
     bounds : (lb, ub), scipy.optimize.Bounds or sequence of (lo, hi), optional
         As for `dualfd.jacobian`: f is never evaluated outside
         ``lb <= x <= ub``; stencils near a bound turn one-sided.
@@ -47,19 +51,21 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
     check_finite : bool, optional
         Raise ValueError on non-finite x or f values (default True).
     chunk : int, optional
-        method='dual' only: tangent directions per pass.
+        method='dual' only: coordinates per block (one pass per pair of blocks;
+        default: one pass up to n = 89, then blocks sized to bound memory).
     workers : int, map-like callable, Executor or dask Client, optional
         As for `dualfd.jacobian`: where f is evaluated.  'central' spreads its
-        points over the workers; 'dual' and 'complex' spread the exact gradients
-        (2 per coordinate, or per color with `sparsity`), each computed on a
-        worker.
+        points over the workers; 'complex' spreads the exact gradients (2 per
+        coordinate, or per color with `sparsity`), each computed on a worker.
+        'dual' evaluates f in this process and ignores it.
     sparsity : 'auto', bool array_like or scipy.sparse matrix, optional
         The symmetric (n, n) pattern of H (or shape ``x.shape + x.shape``), or
         'auto' to detect it by tracing f (`hessian_sparsity`).  'dual' and
         'complex' then color the pattern with a star coloring (Gebremedhin, Manne &
-        Pothen, SIAM Review 47, 2005) and take central differences of the exact
-        gradient along one direction per color (2 gradients per color, against 2n
-        dense); 'central' computes the pattern's entries only (4 calls of f per
+        Pothen, SIAM Review 47, 2005) and compute H S for one direction per color:
+        'dual' exactly (a block of coordinates and every color per pass), 'complex'
+        by central differences of the complex-step gradient (2 gradients per
+        color, against 2n dense); 'central' computes the pattern's entries only (4 calls of f per
         off-diagonal pair).  The result is a ``scipy.sparse.csr_array`` (n, n)
         holding the pattern's entries.
     rtol, atol, full_output : optional
@@ -105,7 +111,7 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
     >>> H
     array([[0., 2.],
            [2., 1.]])
-    >>> abs(float(H[1, 1]) - 1.0) < 1e-9   # exact gradient, one central difference
+    >>> float(H[1, 1]) == 1.0   # exact (second-order duals)
     True
     >>> H = dfd.hessian(f, method="central")   # f alone: ~1e-8
     >>> np.round(H(np.array([1.0, 0.0])), 6)
