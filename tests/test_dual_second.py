@@ -131,3 +131,89 @@ def test_a_dual_built_inside_f_is_refused():
 
     with pytest.raises(ValueError, match="tangent directions"):
         dfd.hessian(f, method="dual")(np.ones(3))
+
+
+@pytest.mark.parametrize("make, exc, match", [
+    (lambda: dfd.hessian(rosen, method="dual", step=1e-3), ValueError,
+     "step does not apply to method='dual'"),
+    (lambda: dfd.hvp(rosen, step=1e-3), ValueError, "step does not apply"),
+    (lambda: dfd.hvp(rosen, method="central", step=[1e-3, 1e-3]), ValueError,
+     "step must be one number"),
+    (lambda: dfd.hvp(rosen, method="central", chunk=4), ValueError,
+     "chunk applies only"),
+    (lambda: dfd.hvp(rosen, chunk=0), ValueError, "chunk must be a positive integer"),
+    (lambda: dfd.hvp(rosen, method="adaptive"), ValueError, "method"),
+    (lambda: dfd.hvp("rosen"), TypeError, "f must be callable"),
+    (lambda: dfd.hessian(rosen, chunk=1.5), ValueError, "chunk must be a positive"),
+])
+def test_bad_options(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+def test_bad_points():
+    x = np.array([0.5, 1.0, 1.5])
+    with pytest.raises(ValueError, match="outside bounds"):
+        dfd.hessian(rosen, bounds=(0.0, 1.0))(x)
+    with pytest.raises(ValueError, match="outside bounds"):
+        dfd.hvp(rosen, bounds=(0.0, 1.0))(x, np.ones(3))
+    with pytest.raises(ValueError, match=r"v must be finite; v\[1\] = nan"):
+        dfd.hvp(rosen)(x, np.array([1.0, np.nan, 0.0]))
+    with pytest.raises(ValueError, match=r"x must be finite; x\[1\] = inf"):
+        dfd.hessian(rosen)(np.array([1.0, np.inf]))
+
+
+def test_not_twice_differentiable_raises():
+    """sqrt at 0 times a Dual: its second derivative there is not finite."""
+    def f(x):
+        return np.sqrt(x[0]) * x[1]
+
+    x = np.array([0.0, 1.0])
+    with pytest.raises(ValueError, match=r"d2 f / d x\[0\] d x\[0\] is nan"):
+        dfd.hessian(f)(x)
+    with pytest.raises(ValueError, match=r"\(H @ v\)\[0\] is nan"):
+        dfd.hvp(f)(x, np.ones(2))
+    H = dfd.hessian(f, check_finite=False)(x)        # allowed: the entries as computed
+    assert np.isnan(H[0, 0]) and H[1, 1] == 0.0
+
+
+def test_bounds_evaluate_at_x_only():
+    seen = []
+
+    def f(x):
+        seen.append(np.array(x.value))
+        return rosen(x)
+
+    x = np.array([0.0, 0.5, 1.0])              # on both bounds
+    H = dfd.hessian(f, bounds=(0.0, 1.0))(x)
+    hv = dfd.hvp(f, bounds=(0.0, 1.0))(x, np.ones(3))
+    from scipy.optimize import rosen_hess
+    np.testing.assert_allclose(H, rosen_hess(x), rtol=1e-15, atol=1e-13)
+    np.testing.assert_allclose(hv, rosen_hess(x) @ np.ones(3), rtol=1e-15, atol=1e-13)
+    assert all(np.array_equal(s, x) for s in seen)
+
+
+def test_scalar_and_nd_points():
+    assert dfd.hessian(lambda t: np.sin(t) * t)(0.5) == pytest.approx(
+        2 * np.cos(0.5) - 0.5 * np.sin(0.5), rel=1e-15)
+    assert isinstance(dfd.hvp(lambda t: t ** 3)(2.0, 1.0), float)
+    X = np.arange(6.0).reshape(2, 3) / 10
+    H = dfd.hessian(lambda x: np.sum(x ** 3))(X)
+    assert H.shape == (2, 3, 2, 3)
+    np.testing.assert_allclose(H.reshape(6, 6), np.diag(6 * X.ravel()), rtol=1e-15)
+
+
+def test_hvp_auto_falls_back():
+    """'auto': duals where f runs on them, central differences (with a warning)
+    where it does not."""
+    import math
+
+    def f(x):
+        return math.fsum([v * v for v in np.asarray(x, dtype=float)])
+
+    with pytest.warns(dfd.AutoWarning):
+        hv = dfd.hvp(f, method="auto")(np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+    np.testing.assert_allclose(hv, [2.0, 0.0], atol=1e-5)
+    exact = dfd.hvp(rosen, method="auto")(np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+    from scipy.optimize import rosen_hess_prod
+    np.testing.assert_allclose(exact, rosen_hess_prod([1.0, 2.0], [1.0, 0.0]), rtol=1e-15)

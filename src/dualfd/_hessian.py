@@ -6,7 +6,8 @@ import numpy as np
 
 from . import _api, _workers
 from ._dual import _core as _dual
-from ._fd import as_point, check_finite_x, index_str, output_array, vector_points
+from ._fd import (as_point, check_finite_x, first_nonfinite, index_str, output_array,
+                  vector_points)
 from ._options import ParsedBounds, chunk_size
 from ._options import sparsity as _sparsity
 
@@ -286,9 +287,24 @@ class _DualHessian(_api._Transformed):
         x0 = _exact_point(x, self.bounds, self.check_finite)
         value, H = _dual.dual_hessian(self.f, x0, args, kwargs, self.chunk)
         if self.check_finite:
-            _api._check_dual_output(value, H, (), None if x0.ndim == 0 else
-                                    (x0.size, x0.size))
+            _check_second_order(value, H, x0.shape, "d2 f / d x{} d x{}")
         return _api._shaped(H.reshape(x0.shape + x0.shape), x)
+
+
+def _check_second_order(value, D, xshape, what):
+    """check_finite for the exact second-order results: f's value, then D (the
+    Hessian, what naming an entry by two indices, or H @ v by one)."""
+    _api._check_dual_output(value, np.zeros(0), (), None)
+    bad = first_nonfinite(D)
+    if bad < 0:
+        return
+    n = max(1, int(np.prod(xshape)))
+    idx = divmod(bad, n) if D.ndim == 2 and D.shape[1] == n and what.count("{}") == 2 \
+        else (bad,)
+    name = what.format(*(index_str(i, xshape) for i in idx))
+    raise ValueError(f"{name} is {float(D.reshape(-1)[bad])!r}: f is not twice "
+                     "differentiable at x (sqrt, log, abs ... at the edge of their "
+                     "domain or at a kink do this); pass check_finite=False to allow it")
 
 
 def _exact_point(x, bounds, check_finite):
@@ -426,7 +442,7 @@ class _Hvp(_api._Transformed):
         value, HV = _dual.dual_hvp(self.f, x0, v0.reshape(-1, 1), args, kwargs,
                                    self.chunk)
         if self.check_finite:
-            _api._check_dual_output(value, HV, (), None)
+            _check_second_order(value, HV[:, 0], x0.shape, "(H @ v){}")
         return HV[:, 0]
 
     def _fd(self, x0, v0, args, kwargs):

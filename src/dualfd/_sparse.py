@@ -343,7 +343,8 @@ class SparseHessian(_Sparse):
         S[np.arange(n), p.colors] = 1.0
         value, B = _core.dual_hvp(self.f, x0, S, args, kwargs, self.chunk)
         if self.check_finite:
-            _api._check_dual_output(value, B, (), None)
+            from ._hessian import _check_second_order
+            _check_second_order(value, B, (n, p.ncolors), "(H S){}")
         data = star_recover(p.indptr, p.indices, p.colors, np.ascontiguousarray(B),
                             np.ones(n))
         return 0.5 * (data + data[_transposed(p)])
