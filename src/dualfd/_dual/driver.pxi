@@ -234,3 +234,8 @@ def dual_hvp(f, cnp.ndarray x, V, tuple args, dict kwargs, chunk):
         value, S = _o2_pass(f, x, args, kwargs, I, V, a.ravel(), b.ravel(), "hvp")
         out[I] = S.reshape(len(I), C)
     return value, out
+
+
+def _o2_pass_py(f, cnp.ndarray x, V, pp, pq):
+    """_o2_pass with the columns of V as the only directions (for measurements)."""
+    return _o2_pass(f, x, (), {}, np.arange(0), V, pp, pq, "hessian")
