@@ -158,11 +158,14 @@ def test_a_call_predicted_too_slow_is_skipped_and_said(bench):
     assert next(r for r in rows if r["method"] == DUAL)["status"] == "ok"
 
 
-def test_predicted_scales_by_the_observed_slope_at_least_2(bench):
+def test_predicted_scales_by_the_observed_slope_at_least_the_floor(bench):
     assert bench.predicted([], 100) is None
     assert bench.predicted([(10, 1e-3)], 100) == pytest.approx(0.1)
     assert bench.predicted([(10, 1e-3), (100, 2e-3)], 1000) == pytest.approx(0.2)   # slope 2
     assert bench.predicted([(10, 1e-3), (100, 1.0)], 1000) == pytest.approx(1000.0)  # slope 3
+    assert bench.predicted([(10, 1e-3), (100, 2e-3)], 1000, least=0.5) == pytest.approx(
+        2e-3 * 10 ** 0.5)
+    assert bench.predicted([(10, 1e-3)], 1000, least=1.0) == pytest.approx(0.1)
 
 
 def test_problems_match_their_references(bench):
