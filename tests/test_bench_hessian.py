@@ -104,6 +104,30 @@ def test_a_wrong_dualfd_hessian_fails_the_run(bench, tmp_path, capsys):
     assert "WRONG" in (tmp_path / "hessian.md").read_text()
 
 
+def test_a_dualfd_method_writing_into_x_fails_the_run(bench, tmp_path, capsys):
+    def scribbling(method):
+        if method.label != 'hessian(method="central")':
+            return method.make
+
+        def make(case):
+            thunk = method.make(case)
+
+            def call():
+                H = thunk()
+                case.x[0] += 1.0
+                return H
+            return call
+        return make
+
+    assert bench.main(["--smoke", "--libs", "dualfd", "--out", str(tmp_path)],
+                      build=scribbling) == 1
+    assert "modified the caller's x or v" in capsys.readouterr().err
+    _, by = rows_of(tmp_path)
+    assert by[("hessian", "dualfd", 'hessian(method="central")')]["status"] == "wrong"
+    # x restored: the methods after it still see the point and get it right
+    assert by[("hessian", "dualfd", 'hessian(method="adaptive")')]["status"] == "ok"
+
+
 def test_dualfd_raising_is_refused_not_a_crash(bench, tmp_path, capsys):
     def refusing(method):
         if method.label != DUAL:
