@@ -77,7 +77,8 @@ def test_missing_peers_are_listed_not_fatal(bench, tmp_path, monkeypatch, capsys
         assert f"skip {library}: not installed" in err
     assert "matplotlib is not importable: no hessian.png" in err
     data, _ = rows_of(tmp_path)
-    assert [lib for lib, _ in data["missing"]] == ["jax", "torch", "num-dual", "fastdual"]
+    # numdifftools and scipy.differentiate (SciPy >= 1.15) may be missing too in CI
+    assert {"jax", "torch", "num-dual", "fastdual"} <= {lib for lib, _ in data["missing"]}
     assert not {"jax", "torch", "num-dual", "fastdual"} & {r["library"] for r in data["rows"]}
     text = (tmp_path / "hessian.md").read_text()
     assert "Not installed (rows skipped): jax: not installed (jax)" in text
