@@ -513,14 +513,7 @@ def penalty_ii(n=10):  # [24], m = 2n
             np.stack([np.sum(x * x * _col(w, x), axis=0) - 1.0])], axis=0)
 
     def J(x):
-        e = np.exp(x / 10.0) / 10.0
-        Jm = np.zeros((2 * n, n))
-        Jm[0, 0] = 1.0
-        k = np.arange(1, n)
-        Jm[k, k], Jm[k, k - 1] = sa * e[k], sa * e[k - 1]
-        Jm[n - 1 + k, k] = sa * e[k]
-        Jm[2 * n - 1] = 2.0 * w * x
-        return Jm
+        return _penalty_ii_jacobian_complex(x)    # (defined below) float64 for real x
 
     return Problem(f"penalty_ii_{n}", n, 2 * n, np.full(n, 0.5), F, J,
                    {4: 9.37629e-6, 10: 2.93660e-4}.get(n), 24)
