@@ -217,3 +217,65 @@ def test_hvp_auto_falls_back():
     exact = dfd.hvp(rosen, method="auto")(np.array([1.0, 2.0]), np.array([1.0, 0.0]))
     from scipy.optimize import rosen_hess_prod
     np.testing.assert_allclose(exact, rosen_hess_prod([1.0, 2.0], [1.0, 0.0]), rtol=1e-15)
+
+
+# --- random compositions ------------------------------------------------------------------
+
+from hypothesis import given, settings, HealthCheck, strategies as st   # noqa: E402
+
+_UNARY = {"sin": np.sin, "cos": np.cos, "tanh": np.tanh, "arctan": np.arctan,
+          "exp_tanh": lambda z: np.exp(np.tanh(z)), "square": np.square,
+          "log1p_sq": lambda z: np.log1p(z * z), "sqrt_1p_sq": lambda z: np.sqrt(1 + z * z),
+          "cube": lambda z: z ** 3, "recip": lambda z: 1.0 / (2.0 + np.sin(z)),
+          "sinh_tanh": lambda z: np.sinh(np.tanh(z)), "arcsinh": np.arcsinh}
+_BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply,
+           "div": lambda a, b: a / (2.0 + np.tanh(b)), "hypot": lambda a, b: np.hypot(a, 1 + b * b),
+           "logaddexp": np.logaddexp, "arctan2": lambda a, b: np.arctan2(a, 2 + b * b),
+           "pow": lambda a, b: (1.5 + np.tanh(a)) ** np.tanh(b)}
+_REDUCE = {"sum": np.sum, "prod": lambda z: np.prod(1 + 0.5 * np.tanh(z)),
+           "var": np.var, "mean_sq": lambda z: np.mean(z) ** 2,
+           "quad": lambda z: z @ (np.arange(z.size * z.size).reshape(z.size, z.size) % 3) @ z,
+           "outer": lambda z: np.sum(np.einsum("i,j->ij", z, np.sin(z))),
+           "norm": lambda z: np.linalg.norm(z + 3.0)}
+
+
+@st.composite
+def _tree(draw, depth):
+    if depth == 0 or draw(st.booleans()) and depth < 3:
+        return ("leaf", draw(st.sampled_from(["x", "rev", "roll"])))
+    kind = draw(st.sampled_from(["u", "b"]))
+    if kind == "u":
+        return ("u", draw(st.sampled_from(sorted(_UNARY))), draw(_tree(depth - 1)))
+    return ("b", draw(st.sampled_from(sorted(_BINARY))), draw(_tree(depth - 1)),
+            draw(_tree(depth - 1)))
+
+
+def _eval(node, x):
+    if node[0] == "leaf":
+        return {"x": x, "rev": x[::-1], "roll": np.roll(x, 1)}[node[1]]
+    if node[0] == "u":
+        return _UNARY[node[1]](_eval(node[2], x))
+    return _BINARY[node[1]](_eval(node[2], x), _eval(node[3], x))
+
+
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(tree=_tree(4), red=st.sampled_from(sorted(_REDUCE)),
+       seed=st.integers(0, 2 ** 16), n=st.integers(1, 5), chunk=st.sampled_from([None, 1, 2]))
+def test_random_compositions(tree, red, seed, n, chunk):
+    """Random trees of rules under a reduction: the exact Hessian against 4th-order
+    differences of the first-order dual gradient, and hvp against H @ v."""
+    x = np.random.default_rng(seed).uniform(-1.0, 1.0, n)
+
+    def f(y):
+        return _REDUCE[red](_eval(tree, y))
+
+    grad = dfd.grad(f, method="dual")
+    H = dfd.hessian(f, chunk=chunk)(x)
+    ref = _central4(grad, x)
+    ref = 0.5 * (ref + ref.T)
+    scale = max(1.0, np.max(np.abs(ref)))
+    assert np.max(np.abs(H - ref)) <= 1e-7 * scale, (tree, red)
+    v = np.cos(np.arange(n) + seed)
+    np.testing.assert_allclose(dfd.hvp(f, chunk=chunk)(x, v), H @ v, rtol=1e-12,
+                               atol=1e-12 * scale * max(1, n))
