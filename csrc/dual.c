@@ -358,6 +358,23 @@ static inline double dfd_d_xlog1py_b(double a, double b)
  * Where a textbook formula divides by a quantity that vanishes or overflows inside the
  * domain, a helper keeps it to a few ulps; the rest are one expression in rules.def. */
 
+/* u w / y^p 2^k for finite nonzero u, w, y: mantissas and exponents apart (frexp), so
+ * no intermediate over- or underflows and only the final ldexp rounds into the
+ * subnormals.  Zero, infinite or NaN operands take the plain expression. */
+static inline double dfd_h_monomial(double u, double w, double y, int p, int k)
+{
+    if (!(isfinite(u) && isfinite(w) && isfinite(y)) || u == 0.0 || w == 0.0 || y == 0.0) {
+        double q = u * w;
+        for (int i = 0; i < p; i++) q /= y;
+        return ldexp(q, k);
+    }
+    int eu, ew, ey;
+    const double mu = frexp(u, &eu), mw = frexp(w, &ew), my = frexp(y, &ey);
+    double q = mu * mw;
+    for (int i = 0; i < p; i++) q /= my;
+    return ldexp(q, eu + ew - p * ey + k);
+}
+
 /* cbrt''(x) = -2/(9 x^(5/3)) = -(2/3) d/x with d = cbrt'(x). */
 static inline double dfd_dd_cbrt(double x, double d)
 {
@@ -411,43 +428,79 @@ static inline double dfd_dd_power(double a, double b, double y, int which)
     if (a == 0.0) return y == 0.0 && (which == 2 || b > 1.0) ? 0.0 : NAN;
     const double l = log(a);
     if (which == 1) return (isnormal(y) ? y / a : pow(a, b - 1.0)) * fma(b, l, 1.0);
-    return y * l * l;
+    if (isnormal(y) || y == 0.0 || isinf(y)) return y * l * l;
+    /* y subnormal has lost bits that l^2 (up to 5.5e5) scales into a normal result
+     * (328 eps at a = 5e-324, b = 1): (h l)^2 with h = a^(b/2) in range, as
+     * dfd_d_power_b does. */
+    const double t = pow(a, 0.5 * b) * l;
+    return t * t;
 }
 
-/* Second partials of atan2(a, b), r^2 = a^2 + b^2 (which 0, 1, 2):
- * -2ab/r^4, (a - b)(a + b)/r^4, 2ab/r^4; scaled by a power of two (exactly) where r^4
- * would overflow or underflow, as dfd_d_atan2 does for r^2. */
+/* Second partials of atan2(a, b), r = hypot(a, b) (which 0, 1, 2):
+ * -2ab/r^4, (a - b)(a + b)/r^4, 2ab/r^4, by dfd_h_monomial: r^4 and the products leave
+ * the doubles long before the results do (the old 2^-+300 scaling still overflowed r^2
+ * at |a| = 1.5e308: NaN).  Where r overflows, halve a and b (exact for |a|, |b| > 1):
+ * the partials are homogeneous of degree -2. */
 static inline double dfd_dd_atan2(double a, double b, int which)
 {
-    const double fa = fabs(a), fb = fabs(b), s = fa > fb ? fa : fb;
-    double c = 1.0;
-    if (!(s >= 0x1p-250 && s <= 0x1p250) && s == s && s != 0.0 && isfinite(s)) {
-        c = s > 1.0 ? 0x1p-300 : 0x1p300;
-        a *= c;
-        b *= c;
+    int k = 0;
+    if (fabs(a) > 1.0 || fabs(b) > 1.0) {
+        a *= 0.5;
+        b *= 0.5;
+        k = -2;
     }
-    const double r2 = a * a + b * b, num = which == 1 ? (a - b) * (a + b)
-                                                      : (which == 0 ? -2.0 : 2.0) * a * b;
-    return num / r2 / r2 * c * c;
+    const double r = hypot(a, b);
+    if (which == 1) return dfd_h_monomial(a - b, a + b, r, 4, k);
+    return (which == 0 ? -2.0 : 2.0) * dfd_h_monomial(a, b, r, 4, k);
 }
 
 /* d2 hypot(a, b) / (du dw) for (u, w) = (b, b), (a, b), (a, a) up to the sign of the
- * mixed one: (u/y)(w/y)/y, each factor in range wherever y is. */
-static inline double dfd_dd_hypot(double u, double w, double y)
+ * mixed one: u w / y^3, by dfd_h_monomial (b^2/y^3 with b subnormal: (b/y)(b/y)/y
+ * rounded the subnormal b/y, 4.5e5 eps).  Where y = hypot(a, b) overflowed, halve
+ * (degree -1 homogeneous). */
+static inline double dfd_dd_hypot(double u, double w, double a, double b, double y)
 {
-    return (u / y) * (w / y) / y;
+    if (isinf(y) && isfinite(a) && isfinite(b))
+        return dfd_h_monomial(0.5 * u, 0.5 * w, hypot(0.5 * a, 0.5 * b), 3, -1);
+    return dfd_h_monomial(u, w, y, 3, 0);
+}
+
+/* d2(a/b)/db2 = 2a/b^3 and d2/dadb = -1/b^2, by dfd_h_monomial: b*b and b^3 over- and
+ * underflow inside the domain (2y/(b*b) gave 0/0 = NaN at a = 0, b subnormal). */
+static inline double dfd_dd_divide(double a, double b, int which)
+{
+    return which == 1 ? -dfd_h_monomial(1.0, 1.0, b, 2, 0)
+                      : 2.0 * dfd_h_monomial(a, 1.0, b, 3, 0);
+}
+
+/* d2 logaddexp(a, b)/da2 = w(1 - w), w = expit(a - b) (= -d2/dadb = d2/db2); for
+ * logaddexp2 ln 2 w(1 - w) with w = 1/(1 + 2^(b - a)).  As in dfd_d_logaddexp the
+ * rounding error of a - b (TwoSum) is carried to first order: h(d + err) = h(d)(1 +
+ * ln B (1 - 2w) err).  Without it 350 eps at a - b = 1000 (logaddexp2 also rounded
+ * (a - b) ln 2).  e = B^-|d| keeps w(1 - w) = e/(1 + e)^2 and |1 - 2w| = (1 - e)/(1 + e)
+ * free of cancellation. */
+static inline double dfd_dd_logaddexp(double a, double b, int base2)
+{
+    const double d = a - b;
+    if (!isfinite(d)) return d == d ? 0.0 : d;
+    const double bb = d - a, err = (a - (d - bb)) + (-b - bb);
+    const double ad = fabs(d), e = base2 ? exp2(-ad) : exp(-ad), s = 1.0 + e;
+    const double lnb = base2 ? DFD_LN2 : 1.0;
+    const double v = lnb * (e / s / s), t = lnb * ((1.0 - e) / s) * err;
+    return v * (d > 0.0 ? 1.0 - t : 1.0 + t);
 }
 
 /* d2 xlogy/db2 = -a/b^2, 0 where a = 0 (SciPy's convention, see dfd_d_xlogy_b);
  * xlog1py likewise with 1 + b. */
 static inline double dfd_dd_xlogy_b(double a, double b)
 {
-    return a == 0.0 && b == b ? 0.0 : -(a / b) / b;
+    /* dfd_h_monomial: -(a/b)/b rounded a subnormal a/b (4.5e5 eps at a = 5e-324) */
+    return a == 0.0 && b == b ? 0.0 : -dfd_h_monomial(a, 1.0, b, 2, 0);
 }
 
 static inline double dfd_dd_xlog1py_b(double a, double b)
 {
-    return a == 0.0 && b == b ? 0.0 : -(a / (1.0 + b)) / (1.0 + b);
+    return a == 0.0 && b == b ? 0.0 : -dfd_h_monomial(a, 1.0, 1.0 + b, 2, 0);
 }
 
 /* One kernel per unary rule: y = value(x), ty = derivative(x, y) * tx. */
