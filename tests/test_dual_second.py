@@ -279,3 +279,16 @@ def test_random_compositions(tree, red, seed, n, chunk):
     v = np.cos(np.arange(n) + seed)
     np.testing.assert_allclose(dfd.hvp(f, chunk=chunk)(x, v), H @ v, rtol=1e-12,
                                atol=1e-12 * scale * max(1, n))
+
+
+def test_object_arrays_and_lists_of_duals():
+    """np.asarray(list of Duals) and Python lists as operands, as first order takes
+    them: an object array of 0-d Duals times a Dual."""
+    def f(x):
+        parts = np.asarray([x[0] * x[1], np.sin(x[2])], dtype=object)
+        return np.sum(parts * x[:2]) + np.sum([x[0], x[2]] * x[1:])
+
+    x = np.array([0.3, -0.7, 1.1])
+    H = dfd.hessian(f)(x)
+    ref = _central4(dfd.grad(f, method="dual"), x)
+    np.testing.assert_allclose(H, 0.5 * (ref + ref.T), atol=1e-8)

@@ -110,9 +110,9 @@ cdef int _o2_unary(int rule, Dual x, Dual out) except -1:
 cdef tuple _o2_operand(a, tuple shape, Py_ssize_t k):
     """One operand of a binary rule broadcast to shape: (value, tangent or None,
     stride 0 or 1) as C-contiguous float64 arrays; one element stays one (stride 0)."""
-    if type(a) is not Dual and not cnp.PyArray_Check(a) \
-            and not (PyFloat_Check(a) or PyLong_Check(a)):
-        a = _lift(a)
+    if type(a) is not Dual and not (PyFloat_Check(a) or PyLong_Check(a)) and not (
+            cnp.PyArray_Check(a) and (<cnp.ndarray>a).dtype.kind != "O"):
+        a = _lift(a)          # lists and object arrays holding Duals, as _binary1 does
     if type(a) is Dual:
         d = <Dual>a
         V, T = _view(d, False, False), _view(d, True, False)
