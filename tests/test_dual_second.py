@@ -20,9 +20,10 @@ from dualfd._dual import SUPPORTED_FUNCTIONS, SUPPORTED_SECOND_ORDER
 from test_dual_coverage import ENTRIES, _central4, _flat_function, _inputs
 
 # The NumPy functions refused in a second-order pass: spectral and orthogonal
-# factorizations (and what is built on them) have no second-order rule yet.
+# factorizations (and what is built on them) have no second-order rule yet, except
+# eigvalsh (eigenvalues only).
 REFUSED = {
-    "linalg.eig", "linalg.eigh", "linalg.eigvals", "linalg.eigvalsh", "linalg.svd",
+    "linalg.eig", "linalg.eigh", "linalg.eigvals", "linalg.svd",
     "linalg.svdvals", "linalg.pinv", "linalg.lstsq", "linalg.qr", "linalg.cond",
     "linalg.tensorinv", "linalg.tensorsolve",
 }
@@ -32,7 +33,7 @@ REFUSED = {
 REFUSED_ENTRIES = {
     "average", "cross", "cross-axis0", "interp", "kron", "linalg.cond", "linalg.eig",
     "linalg.eigh", "linalg.eigh-batched", "linalg.eigh-upper", "linalg.eigvals",
-    "linalg.eigvalsh", "linalg.lstsq", "linalg.norm-nuc", "linalg.norm-nuc-axis",
+    "linalg.lstsq", "linalg.norm-nuc", "linalg.norm-nuc-axis",
     "linalg.pinv", "linalg.pinv-batched", "linalg.pinv-low-rank", "linalg.pinv-wide",
     "linalg.qr", "linalg.svd", "linalg.svd-batched", "linalg.svd-only-s",
     "linalg.svd-only-s-batched", "linalg.svd-square", "linalg.svd-tall",
@@ -292,3 +293,26 @@ def test_object_arrays_and_lists_of_duals():
     H = dfd.hessian(f)(x)
     ref = _central4(dfd.grad(f, method="dual"), x)
     np.testing.assert_allclose(H, 0.5 * (ref + ref.T), atol=1e-8)
+
+
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_eigvalsh_second_order(uplo):
+    """Eigenvalues of a symmetric matrix affine in x (batched, and with only one
+    triangle holding the perturbation: LAPACK reads one), against differences of
+    the first-order gradient."""
+    rng = np.random.default_rng(7)
+    A0 = rng.standard_normal((2, 4, 4))
+    A0 = A0 + np.swapaxes(A0, -1, -2) + np.diag([0.0, 3.0, 6.0, 9.0])
+    B = rng.standard_normal((3, 4, 4))
+    tri = np.tril if uplo == "L" else np.triu
+    c = np.array([1.0, -2.0, 0.5, 3.0])
+
+    def f(x):
+        M = A0 + tri(np.einsum("i,ijk->jk", x, B))
+        return np.sum(np.linalg.eigvalsh(M, UPLO=uplo) * c)
+
+    x = np.array([0.1, -0.2, 0.3])
+    H = dfd.hessian(f)(x)
+    ref = _central4(dfd.grad(f, method="dual"), x)
+    np.testing.assert_allclose(H, 0.5 * (ref + ref.T), atol=1e-8 * np.abs(ref).max())
+    assert np.abs(H).max() > 0.1        # curvature that a first-order rule would miss

@@ -186,6 +186,20 @@ def _eigvalsh(a, UPLO="L"):
     Vk = V[..., None, :, :]
     P = _mT(Vk) @ _sym_tangent(TA, UPLO.upper() == "L") @ Vk
     dw = np.diagonal(P, axis1=-2, axis2=-1)
+    lay = _o2() if _o2_count else None
+    if lay is not None:
+        # second order (a second-order pass): d2 w_i / (de_p de_q) = u_i^T A_pq u_i
+        # (the diagonal above) + 2 sum_{j != i} P_p[i, j] P_q[i, j] / (w_i - w_j),
+        # P_p = V^T A_p V: second-order perturbation theory of a simple eigenvalue
+        # (e.g. Kato, Perturbation Theory for Linear Operators, II.2).
+        with np.errstate(divide="ignore"):
+            F = 1.0 / (w[..., :, None] - w[..., None, :])
+        n = w.shape[-1]
+        F[..., np.arange(n), np.arange(n)] = 0.0
+        term = 2.0 * np.einsum("...rij,...rij,...ij->...ri", P[..., lay.pp, :, :],
+                               P[..., lay.pq, :, :], F)
+        dw = np.array(dw)
+        dw[..., lay.k1:, :] += term
     return _from_arrays(w, np.moveaxis(dw, -2, -1), d.k)
 
 cdef tuple _svd_tangents(A, TA, U, s, Vh, str name, bint vectors):

@@ -464,7 +464,7 @@ def _o2_vecdot(x1, x2, /, *, axis=-1):
 # NumPy functions with no second-order rule: refused in a second-order pass (every
 # other registered function is linear, piecewise linear or constant in its Duals, or
 # handles the pass itself: see the _o2_on() tests in the family files).
-_O2_REFUSED = {np.linalg.eig, np.linalg.eigh, np.linalg.eigvals, np.linalg.eigvalsh,
+_O2_REFUSED = {np.linalg.eig, np.linalg.eigh, np.linalg.eigvals,
                np.linalg.svd, np.linalg.pinv, np.linalg.lstsq, np.linalg.qr,
                np.linalg.cond, np.linalg.tensorinv, np.linalg.tensorsolve}
 if hasattr(np.linalg, "svdvals"):
