@@ -79,8 +79,13 @@ def test_supported_lists():
     """The second-order set is the first-order set without the refused ones."""
     first = set(SUPPORTED_FUNCTIONS)
     second = set(SUPPORTED_SECOND_ORDER)
+    assert second == set(dfd.Dual.supported_functions(order=2))
+    assert first == set(dfd.Dual.supported_functions(order=1))
     assert second <= first
     assert first - second == REFUSED
+    assert dfd.Dual.supported_ufuncs(order=2) == dfd.Dual.supported_ufuncs()
+    with pytest.raises(ValueError, match="order must be 1 or 2"):
+        dfd.Dual.supported_functions(order=3)
 
 
 def rosen(x):

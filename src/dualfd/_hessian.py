@@ -29,7 +29,7 @@ def hessian(f, *, method="dual", step=None, bounds=None, vectorized=False,
     method : {'dual', 'complex', 'central', 'adaptive', 'auto'}, optional
         'dual' (default): exact to rounding, by second-order duals (f runs once per
         pass on Duals carrying first- and second-order tangents; see `hvp` for the
-        cost and `dualfd._dual.SUPPORTED_SECOND_ORDER` for the NumPy functions it
+        cost and ``Dual.supported_functions(order=2)`` for the NumPy functions it
         passes).  'complex': central differences of the complex-step gradient
         (~1e-10).  'central': a second-difference
         stencil on f alone, for black-box f that neither a Dual nor a complex
@@ -373,7 +373,7 @@ def hvp(f, *, method="dual", step=None, bounds=None, check_finite=True, chunk=No
     TypeError
         method='dual' and f calls a NumPy function without a second-order rule
         (the error names it; `Dual.supported_functions` lists the first-order
-        ones, ``dualfd._dual.supported_second_order()`` the second-order ones).
+        ones, ``Dual.supported_functions(order=2)`` the second-order ones).
 
     Examples
     --------

@@ -312,14 +312,20 @@ cdef class Dual:
         return _dot(self, other)
 
     @staticmethod
-    def supported_ufuncs():
-        """The NumPy ufuncs a Dual supports, sorted by name."""
+    def supported_ufuncs(order=1):
+        """The NumPy ufuncs a Dual supports, sorted by name.  Every one carries its
+        second derivative too (order=2: exact Hessians), so both orders list the
+        same."""
+        _order(order)
         return _supported_ufuncs()
 
     @staticmethod
-    def supported_functions():
-        """The NumPy functions (``__array_function__``) a Dual supports, by name."""
-        return _supported_functions()
+    def supported_functions(order=1):
+        """The NumPy functions (``__array_function__``) a Dual supports, by name;
+        order=2: those supported in second-order passes (exact Hessians and
+        Hessian-vector products, ``method='dual'``), where the others raise
+        TypeError."""
+        return _supported_functions() if _order(order) == 1 else _o2_supported_functions()
 
     # --- conversions that would drop the tangent ---
 
@@ -617,6 +623,12 @@ cdef class Dual:
             raise TypeError(f"{mod}.{name} is not supported for Dual arrays (see "
                             f"Dual.supported_functions()); " + _FD_HINT)
         return handler(*args, **kwargs)
+
+
+cdef int _order(order) except -1:
+    if order not in (1, 2) or isinstance(order, bool):
+        raise ValueError(f"order must be 1 or 2; got {order!r}")
+    return order
 
 
 cdef str _ufunc_name(ufunc):
