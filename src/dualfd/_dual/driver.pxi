@@ -170,9 +170,13 @@ cdef tuple _o2_layout(str kind, Py_ssize_t a, Py_ssize_t b):
             g = np.meshgrid(np.arange(a), a + np.arange(b), indexing="ij")
             pp, pq = g[0].ravel(), g[1].ravel()
             k1 = a + b
-        if len(_LAYOUTS) >= 64:
-            _LAYOUTS.clear()
-        r = _LAYOUTS[key] = (pp, pq, _Order2(k1, pp, pq))
+        r = (pp, pq, _Order2(k1, pp, pq))
+        # the pair map has k1^2 ints: keep only small ones (<= 1 MB each, 64 MB in
+        # all), which are the ones whose building time matters
+        if k1 <= 512:
+            if len(_LAYOUTS) >= 64:
+                _LAYOUTS.clear()
+            _LAYOUTS[key] = r
     return r
 
 
