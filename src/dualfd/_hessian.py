@@ -299,8 +299,7 @@ def _check_second_order(value, D, xshape, what):
     if bad < 0:
         return
     n = max(1, int(np.prod(xshape)))
-    idx = divmod(bad, n) if D.ndim == 2 and D.shape[1] == n and what.count("{}") == 2 \
-        else (bad,)
+    idx = divmod(bad, n) if what.count("{}") == 2 else (bad,)
     name = what.format(*(index_str(i, xshape) for i in idx))
     raise ValueError(f"{name} is {float(D.reshape(-1)[bad])!r}: f is not twice "
                      "differentiable at x (sqrt, log, abs ... at the edge of their "

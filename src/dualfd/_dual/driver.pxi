@@ -156,8 +156,8 @@ cdef Py_ssize_t _o2_width(Py_ssize_t n):
 cdef dict _LAYOUTS = {}
 
 
-cdef tuple _o2_layout(str kind, Py_ssize_t a, Py_ssize_t b):
-    """(pp, pq, _Order2) of a pass: "tri" the pairs i <= j of a directions; "cross"
+cdef _Order2 _o2_layout(str kind, Py_ssize_t a, Py_ssize_t b):
+    """The layout of a pass: "tri" the pairs i <= j of a directions; "cross"
     the pairs of a block of a directions with one of b after them (a Hessian's
     off-diagonal block, or hvp's coordinates against the columns of V)."""
     key = (kind, a, b)
@@ -170,7 +170,7 @@ cdef tuple _o2_layout(str kind, Py_ssize_t a, Py_ssize_t b):
             g = np.meshgrid(np.arange(a), a + np.arange(b), indexing="ij")
             pp, pq = g[0].ravel(), g[1].ravel()
             k1 = a + b
-        r = (pp, pq, _Order2(k1, pp, pq))
+        r = _Order2(k1, pp, pq)
         # the pair map has k1^2 ints: keep only small ones (<= 1 MB each, 64 MB in
         # all), which are the ones whose building time matters
         if k1 <= 512:
@@ -180,16 +180,13 @@ cdef tuple _o2_layout(str kind, Py_ssize_t a, Py_ssize_t b):
     return r
 
 
-cdef tuple _o2_pass(f, cnp.ndarray x, tuple args, dict kwargs, dirs, V, pp, pq,
-                    str who, _Order2 lay=None):
-    """One second-order pass: f on a Dual seeded with the unit directions dirs and
-    then the columns of V (n, C) if not None, pairs (pp, pq).  Returns (value,
-    second-order part (m,)) of f's scalar result."""
+cdef tuple _o2_pass(f, cnp.ndarray x, tuple args, dict kwargs, dirs, V, _Order2 lay,
+                    str who):
+    """One second-order pass of layout lay: f on a Dual seeded with the unit
+    directions dirs and then the columns of V (n, C) if not None (lay.k1 of them in
+    all).  Returns (value, second-order part (m,)) of f's scalar result."""
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
-    cdef Py_ssize_t c = len(dirs)
-    cdef Py_ssize_t k1 = c + (0 if V is None else V.shape[1])
-    if lay is None:
-        lay = _Order2(k1, pp, pq)
+    cdef Py_ssize_t c = len(dirs), k1 = lay.k1
     cdef Dual d = _empty((<object>x).shape, n, lay.k), rd
     memcpy(d.v, cnp.PyArray_DATA(x), n * sizeof(double))
     T = _view(d, True, True).reshape(n, lay.k)
@@ -231,19 +228,19 @@ def dual_hessian(f, cnp.ndarray x, tuple args, dict kwargs, chunk):
     for bi, I in enumerate(blocks):
         for J in blocks[bi:]:
             if J is I:
-                pp, pq, lay = _o2_layout("tri", len(I), 0)
-                value, S = _o2_pass(f, x, args, kwargs, I, None, pp, pq, "hessian", lay)
-                H[I[pp], I[pq]] = S
-                H[I[pq], I[pp]] = S
+                lay = _o2_layout("tri", len(I), 0)
+                value, S = _o2_pass(f, x, args, kwargs, I, None, lay, "hessian")
+                H[I[lay.pp], I[lay.pq]] = S
+                H[I[lay.pq], I[lay.pp]] = S
             else:
-                pp, pq, lay = _o2_layout("cross", len(I), len(J))
                 value, S = _o2_pass(f, x, args, kwargs, np.concatenate([I, J]), None,
-                                    pp, pq, "hessian", lay)
+                                    _o2_layout("cross", len(I), len(J)), "hessian")
                 S = S.reshape(len(I), len(J))
                 H[np.ix_(I, J)] = S
                 H[np.ix_(J, I)] = S.T
     if value is None:       # n = 0
-        value, _ = _o2_pass(f, x, args, kwargs, np.arange(0), None, [], [], "hessian")
+        value, _ = _o2_pass(f, x, args, kwargs, np.arange(0), None,
+                            _o2_layout("tri", 0, 0), "hessian")
     return value, H
 
 
@@ -259,12 +256,13 @@ def dual_hvp(f, cnp.ndarray x, V, tuple args, dict kwargs, chunk):
     out = np.zeros((n, C))
     value = None
     for I in _o2_blocks(n, c) or [np.arange(0)]:
-        pp, pq, lay = _o2_layout("cross", len(I), C)
-        value, S = _o2_pass(f, x, args, kwargs, I, V, pp, pq, "hvp", lay)
+        value, S = _o2_pass(f, x, args, kwargs, I, V, _o2_layout("cross", len(I), C),
+                            "hvp")
         out[I] = S.reshape(len(I), C)
     return value, out
 
 
 def _o2_pass_py(f, cnp.ndarray x, V, pp, pq):
     """_o2_pass with the columns of V as the only directions (for measurements)."""
-    return _o2_pass(f, x, (), {}, np.arange(0), V, pp, pq, "hessian")
+    return _o2_pass(f, x, (), {}, np.arange(0), V, _Order2(V.shape[1], pp, pq),
+                    "hessian")

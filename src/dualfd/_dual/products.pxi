@@ -38,8 +38,9 @@ def _matmul(a, b, out=None, **kw):
             sb = "...np" if nb >= 2 else "n"
             so = ("...m" if na >= 2 else "...") + ("p" if nb >= 2 else "")
             lay = _o2()
-            tangent = _o2_add_second(tangent, _o2_cross_term(sa, sb, so, Ta, Tb, lay),
-                                     lay)
+            tangent = _o2_add_second(
+                tangent, _o2_cross_term([sa, sb], so, "z", [Va, Vb], 0, 1, Ta, Tb, lay),
+                lay)
     return _from_arrays(value, tangent, k)
 
 def _einsum_matmul(A, B, na, nb, tangent_a):
@@ -223,15 +224,9 @@ def _einsum(*operands, out=None, dtype=None, order="K", casting="safe",
         term = 0.0
         for ii, i in enumerate(duals):
             for j in duals[ii + 1:]:
-                subs = list(inputs)
-                subs[i] += z
-                subs[j] += z
-                spec2 = ",".join(subs) + "->" + rhs + z
-                Ti, Tj = _view(<Dual>ops[i], True, False), _view(<Dual>ops[j], True, False)
-                for p, q in ((lay.pp, lay.pq), (lay.pq, lay.pp)):
-                    args = list(vals)
-                    args[i], args[j] = Ti[..., p], Tj[..., q]
-                    term = term + np.einsum(spec2, *args, optimize=optimize)
+                term = term + _o2_cross_term(
+                    inputs, rhs, z, vals, i, j, _view(<Dual>ops[i], True, False),
+                    _view(<Dual>ops[j], True, False), lay, optimize)
         tangent = _o2_add_second(np.broadcast_to(tangent, np.shape(value) + (k,)), term,
                                  lay)
     return _from_arrays(value, tangent, k)

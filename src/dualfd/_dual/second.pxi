@@ -195,14 +195,22 @@ cdef inline bint _o2_fast(x, Dual out, const double **v, const double **t, size_
 
 # --- bilinear products: the cross term of two Dual operands ---------------------------------
 
-cdef object _o2_cross_term(str sa, str sb, str so, A, B, _Order2 lay):
-    """sum over both orders of a pair of einsum(sa z, sb z -> so z) on the operands'
-    first-order tangents: the second-order term of a product of two Duals, shaped
-    so + (m,).  A, B: the operands' tangents (tangents last)."""
-    Ap, Aq = A[..., lay.pp], A[..., lay.pq]
-    Bp, Bq = B[..., lay.pp], B[..., lay.pq]
-    spec = f"{sa}z,{sb}z->{so}z"
-    return np.einsum(spec, Ap, Bq) + np.einsum(spec, Aq, Bp)
+cdef object _o2_cross_term(list subs, str rhs, str z, list vals, Py_ssize_t i,
+                          Py_ssize_t j, Ti, Tj, _Order2 lay, optimize=False):
+    """The second-order term of an einsum product in which operands i and j are Duals
+    (Ti, Tj: their tangents, tangents last): einsum(subs -> rhs) with the first-order
+    tangents of i and j in their places, along the pairs (p, q) both ways, the pair
+    index z appended to both and to the output; vals: the operands' values."""
+    s = list(subs)
+    s[i] += z
+    s[j] += z
+    spec = ",".join(s) + "->" + rhs + z
+    term = 0.0
+    for p, q in ((lay.pp, lay.pq), (lay.pq, lay.pp)):
+        args = list(vals)
+        args[i], args[j] = Ti[..., p], Tj[..., q]
+        term = term + np.einsum(spec, *args, optimize=optimize)
+    return term
 
 
 cdef object _o2_add_second(tangent, term, _Order2 lay):
@@ -308,8 +316,7 @@ def _o2_inv(a):
 
 
 def _o2_solve(a, b):
-    if type(_lift(a)) is not Dual:
-        return _solve(a, b)                       # linear in b
+    """solve(a, b) for a Dual a (a constant a is linear in b: _solve's own path)."""
     d = _as_dual(_lift(a))
     A0, E = _o2_factor(d)
     b = _lift(b)
