@@ -262,7 +262,6 @@ def dual_hvp(f, cnp.ndarray x, V, tuple args, dict kwargs, chunk):
     return value, out
 
 
-def _o2_pass_py(f, cnp.ndarray x, V, pp, pq):
+def _o2_pass_py(f, cnp.ndarray x, V, _Order2 lay):
     """_o2_pass with the columns of V as the only directions (for measurements)."""
-    return _o2_pass(f, x, (), {}, np.arange(0), V, _Order2(V.shape[1], pp, pq),
-                    "hessian")
+    return _o2_pass(f, x, (), {}, np.arange(0), V, lay, "hessian")
