@@ -527,6 +527,16 @@ static inline double dfd_dd_xlog1py_b(double a, double b)
             dfd_scale(k, (deriv), tx + i * k, ty + i * k);                           \
         }                                                                            \
         return 0;                                                                    \
+    }                                                                                \
+    void dfd_rv_##name(size_t n, const double *restrict xv, const double *restrict yv, \
+                       const double *restrict gy, double *restrict gx)               \
+    {                                                                                \
+        for (size_t i = 0; i < n; i++) {                                             \
+            const double x = xv[i], y = yv[i];                                       \
+            (void)x; (void)y;                                                        \
+            const double p = (deriv);                                                \
+            gx[i] += DFD_RV(p, gy[i]);                                               \
+        }                                                                            \
     }
 
 /* One kernel per binary rule: y = value(a, b), ty = da ta + db tb.  The three loops
@@ -573,15 +583,27 @@ static inline double dfd_dd_xlog1py_b(double a, double b)
             }                                                                        \
         }                                                                            \
         return 0;                                                                    \
+    }                                                                                \
+    void dfd_rv_##name##2(size_t n, const double *av, ptrdiff_t sa,                  \
+                          const double *bv, ptrdiff_t sb, const double *restrict yv, \
+                          const double *restrict gy, double *ga, double *gb)         \
+    {                                                                                \
+        for (size_t i = 0; i < n; i++) {                                             \
+            const double a = av[(ptrdiff_t)i * sa], b = bv[(ptrdiff_t)i * sb];       \
+            const double y = yv[i], g = gy[i];                                       \
+            (void)a; (void)b; (void)y;                                               \
+            if (ga) { const double p = (da); ga[(ptrdiff_t)i * sa] += DFD_RV(p, g); } \
+            if (gb) { const double p = (db); gb[(ptrdiff_t)i * sb] += DFD_RV(p, g); } \
+        }                                                                            \
     }
 #include "rules.def"
 #undef DFD_UNARY
 #undef DFD_BINARY
 
 #define DFD_UNARY(name, value, deriv, deriv2, lo, hi)                                \
-    {#name, "numpy", dfd_##name, lo, hi, #deriv, dfd_d2_##name},
+    {#name, "numpy", dfd_##name, lo, hi, #deriv, dfd_d2_##name, dfd_rv_##name},
 #define DFD_SPECIAL_UNARY(name, value, deriv, deriv2, lo, hi)                        \
-    {#name, "scipy.special", dfd_##name, lo, hi, #deriv, dfd_d2_##name},
+    {#name, "scipy.special", dfd_##name, lo, hi, #deriv, dfd_d2_##name, dfd_rv_##name},
 #define DFD_BINARY(name, value, da, db, daa, dab, dbb, lo, hi)
 #define DFD_SPECIAL_BINARY(name, value, da, db, daa, dab, dbb, lo, hi)
 const dfd_unary_rule dfd_unary_rules[] = {
@@ -596,9 +618,9 @@ const size_t dfd_n_unary_rules = sizeof dfd_unary_rules / sizeof dfd_unary_rules
 #define DFD_UNARY(name, value, deriv, deriv2, lo, hi)
 #define DFD_SPECIAL_UNARY(name, value, deriv, deriv2, lo, hi)
 #define DFD_BINARY(name, value, da, db, daa, dab, dbb, lo, hi)                       \
-    {#name, "numpy", dfd_##name##2, lo, hi, #da, #db, dfd_d2_##name##2},
+    {#name, "numpy", dfd_##name##2, lo, hi, #da, #db, dfd_d2_##name##2, dfd_rv_##name##2},
 #define DFD_SPECIAL_BINARY(name, value, da, db, daa, dab, dbb, lo, hi)               \
-    {#name, "scipy.special", dfd_##name##2, lo, hi, #da, #db, dfd_d2_##name##2},
+    {#name, "scipy.special", dfd_##name##2, lo, hi, #da, #db, dfd_d2_##name##2, dfd_rv_##name##2},
 const dfd_binary_rule dfd_binary_rules[] = {
 #include "rules.def"
 };

@@ -26,6 +26,8 @@
 /* NumPy's maximum/minimum propagate NaN from either side. */
 #define DFD_MAX(a, b) (((a) >= (b) || (a) != (a)) ? (a) : (b))
 #define DFD_MIN(a, b) (((a) <= (b) || (a) != (a)) ? (a) : (b))
+/* The reverse-mode product of a partial p and an adjoint g, with dfd_scale's rule. */
+#define DFD_RV(p, g) (isfinite(p) ? (p) * (g) : ((g) == 0.0 ? 0.0 : (p) * (g)))
 
 /* The two tangent primitives every rule reduces to.  A non-finite coefficient meets a
  * zero tangent entry only at a singularity (sqrt, log at 0): the entry stays 0 there.
@@ -61,6 +63,19 @@ typedef int (*dfd_binary_fn)(size_t n, size_t k,
                              double *restrict y, double *restrict ty);
 /* Second derivatives, for second-order duals: g[i] = f''(x[i]) given y = f(x); for a
  * binary rule h[3 i .. 3 i + 2] = (d2/da2, d2/dadb, d2/db2) at (a[i sa], b[i sb]). */
+/* Reverse mode (csrc/tape.c): accumulate the adjoints of a rule's operands from the
+ * adjoint gy of its value y.  Unary: gx[i] += d(x[i], y[i]) gy[i], all contiguous.
+ * Binary: ga[i sa] += da gy[i], gb[i sb] += db gy[i] at (a[i sa], b[i sb], y[i]);
+ * strides may be 0 (a broadcast operand: its adjoint sums over the loop) and ga or gb
+ * may be NULL (a constant).  A non-finite partial meets a zero adjoint only where the
+ * forward kernels would meet a zero tangent: the term is 0 there, as in dfd_scale. */
+typedef void (*dfd_unary_rv_fn)(size_t n, const double *restrict x,
+                                const double *restrict y, const double *restrict gy,
+                                double *restrict gx);
+typedef void (*dfd_binary_rv_fn)(size_t n, const double *a, ptrdiff_t sa,
+                                 const double *b, ptrdiff_t sb,
+                                 const double *restrict y, const double *restrict gy,
+                                 double *ga, double *gb);
 typedef int (*dfd_unary_d2_fn)(size_t n, const double *restrict x,
                                const double *restrict y, double *restrict g);
 typedef int (*dfd_binary_d2_fn)(size_t n, const double *restrict a, size_t sa,
@@ -73,18 +88,20 @@ typedef int (*dfd_binary_d2_fn)(size_t n, const double *restrict a, size_t sa,
  * table instead of a second list. */
 typedef struct {
     const char *name, *module; dfd_unary_fn fn; double lo, hi; const char *deriv;
-    dfd_unary_d2_fn d2;
+    dfd_unary_d2_fn d2; dfd_unary_rv_fn rv;
 } dfd_unary_rule;
 typedef struct {
     const char *name, *module; dfd_binary_fn fn; double lo, hi; const char *da, *db;
-    dfd_binary_d2_fn d2;
+    dfd_binary_d2_fn d2; dfd_binary_rv_fn rv;
 } dfd_binary_rule;
 
 #define DFD_UNARY(name, value, deriv, deriv2, lo, hi)                                \
     int dfd_##name(size_t n, size_t k, const double *restrict x,                     \
                    const double *restrict tx, double *restrict y, double *restrict ty); \
     int dfd_d2_##name(size_t n, const double *restrict x, const double *restrict y,  \
-                      double *restrict g);
+                      double *restrict g);                                           \
+    void dfd_rv_##name(size_t n, const double *restrict x, const double *restrict y, \
+                       const double *restrict gy, double *restrict gx);
 #define DFD_BINARY(name, value, da, db, daa, dab, dbb, lo, hi)                       \
     int dfd_##name##2(size_t n, size_t k,                                            \
                       const double *restrict a, size_t sa, const double *ta,         \
@@ -92,7 +109,10 @@ typedef struct {
                       double *restrict y, double *restrict ty);                      \
     int dfd_d2_##name##2(size_t n, const double *restrict a, size_t sa,              \
                          const double *restrict b, size_t sb,                        \
-                         const double *restrict y, double *restrict h);
+                         const double *restrict y, double *restrict h);                 \
+    void dfd_rv_##name##2(size_t n, const double *av, ptrdiff_t sa,                  \
+                          const double *bv, ptrdiff_t sb, const double *restrict yv, \
+                          const double *restrict gy, double *ga, double *gb);
 #include "rules.def"
 #undef DFD_UNARY
 #undef DFD_BINARY

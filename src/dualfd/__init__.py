@@ -37,7 +37,7 @@ array([2., 4.])
 """
 
 from ._version import __version__
-from ._api import AutoWarning, grad, jacobian, value_and_grad, jvp
+from ._api import AutoWarning, grad, jacobian, value_and_grad, jvp, vjp
 from ._adapt import AdaptiveInfo, AccuracyError
 from ._dual import Dual
 from ._check import check_grad, GradCheck
@@ -45,7 +45,7 @@ from ._hessian import hessian, hvp
 from ._complex_guard import NonAnalyticError
 from ._tracer import TracingError, jacobian_sparsity, hessian_sparsity
 
-__all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "Dual",
+__all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "vjp", "Dual",
            "check_grad", "GradCheck", "hessian", "hvp", "AutoWarning",
            "NonAnalyticError", "jacobian_sparsity", "hessian_sparsity",
            "TracingError", "AdaptiveInfo", "AccuracyError"]

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from . import _dual, _workers
+from . import _dual, _reverse, _workers
 from ._complex_guard import check_jvp
 from ._fd import METHODS as _FD_METHODS
 from ._fd import (COMPLEX_OUTPUT, Transform, as_point, check_finite_x, default_rstep,
@@ -23,9 +23,10 @@ from ._options import flag as _flag
 from ._options import sparsity as _sparsity
 from ._options import positive_array as _positive_array
 
-__all__ = ["grad", "jacobian", "value_and_grad", "jvp"]
+__all__ = ["grad", "jacobian", "value_and_grad", "jvp", "vjp"]
 
-METHODS = ("central", "forward", "backward", "complex", "adaptive", "dual", "auto")
+METHODS = ("central", "forward", "backward", "complex", "adaptive", "dual", "reverse",
+           "auto")
 # SciPy's names (approx_derivative, check_grad), accepted as they are
 ALIASES = {"2-point": "forward", "3-point": "central", "cs": "complex"}
 
@@ -40,6 +41,8 @@ def canonical_method(method, methods=METHODS, where=""):
                      f"got {method!r}")
 
 _DUAL_METHODS = ("dual", "auto")
+# Exact methods: f evaluated at x only, no step (forward and reverse mode)
+_EXACT = ("dual", "reverse")
 OPTIONS = ("method", "step", "bounds", "vectorized", "check_finite", "chunk",
            "workers")
 
@@ -62,17 +65,17 @@ class _Options:
         self.method = method
         self.code = _FD_METHODS.get(method, -1)
         self.step = None if step is None else _positive_array(step, "step")
-        if step is not None and method == "dual":
-            raise ValueError("step does not apply to method='dual', which takes no "
+        if step is not None and method in _EXACT:
+            raise ValueError(f"step does not apply to method={method!r}, which takes no "
                              "steps; remove it or choose a finite-difference method")
         self.bounds = (bounds if bounds is None or isinstance(bounds, ParsedBounds)
                        else ParsedBounds(bounds))
         self.vectorized = _flag(vectorized, "vectorized")
         # 'auto' takes vectorized=, step= (for its central fallback) and chunk=
-        if self.vectorized and method == "dual":
-            raise ValueError("vectorized applies to finite-difference methods; "
-                             "method='dual' evaluates f on a Dual array, one call per "
-                             "chunk of directions: remove vectorized=True")
+        if self.vectorized and method in _EXACT:
+            raise ValueError(f"vectorized applies to finite-difference methods; "
+                             f"method={method!r} evaluates f on an array type of its "
+                             "own (Dual, or a traced array): remove vectorized=True")
         self.check_finite = _flag(check_finite, "check_finite")
         if chunk is not None:
             if method not in _DUAL_METHODS and not self.vectorized:
@@ -82,10 +85,11 @@ class _Options:
                                  "vectorized=True")
             chunk = chunk_size(chunk)
         self.chunk = chunk
-        if workers is not None and method == "dual":
-            raise ValueError("workers applies to finite-difference methods (and to "
-                             "'auto''s fallback); method='dual' evaluates f once per "
-                             "chunk of directions, here: remove workers")
+        if workers is not None and method in _EXACT:
+            raise ValueError(f"workers applies to finite-difference methods (and to "
+                             f"'auto''s fallback); method={method!r} evaluates f here, "
+                             "once per chunk of directions (dual) or once (reverse): "
+                             "remove workers")
         self.workers = _workers.parse(workers)
         self.needs_prepare = self.step is not None or self.bounds is not None
         self.rtol, self.atol, self.order, self.full_output = _accuracy(
@@ -162,8 +166,12 @@ class _Options:
         if self.check_finite:
             check_finite_x(x0)
         _require_inside(x0, lb, ub)
-        value, J, fshape = _dual.dual_jacobian(f, x0, args, kwargs, self.chunk,
-                                               want_value or self.check_finite)
+        if self.method == "reverse":
+            value, J, fshape = _reverse.reverse_jacobian(f, x0, args, kwargs,
+                                                         want_value or self.check_finite)
+        else:
+            value, J, fshape = _dual.dual_jacobian(f, x0, args, kwargs, self.chunk,
+                                                   want_value or self.check_finite)
         if self.check_finite:
             _check_dual_output(value, J, fshape, x0.shape)
         return (value if want_value else None), J, fshape
@@ -297,10 +305,13 @@ _OPTIONS_DOC = """\
         f returns ``(value, aux)``: only value is differentiated, and the
         transform returns ``(derivative, aux)`` (value_and_grad: ``((value,
         aux), grad)``), aux from one more call of f at the point itself.
-    method : {'central', 'forward', 'backward', 'complex', 'adaptive', 'dual', 'auto'}, optional
+    method : {'central', 'forward', 'backward', 'complex', 'adaptive', 'dual', 'reverse', 'auto'}, optional
         Finite-difference stencil, 'adaptive' for extrapolated central
         differences with an error estimate per entry (see `rtol`), 'dual' for
-        exact forward-mode derivatives, or 'auto': 'dual' where f runs on Duals,
+        exact forward-mode derivatives (one pass per chunk of inputs),
+        'reverse' for exact reverse-mode ones (f traced once, one backward sweep
+        per output: the cheap choice for a gradient of many inputs), or
+        'auto': 'dual' where f runs on Duals,
         else 'central' (decided on the first call and kept; the fallback warns
         with `AutoWarning` naming what the Dual refused).  'complex' needs an f
         that carries complex numbers through.
@@ -421,6 +432,10 @@ def _jacobian(f, method, step, bounds, vectorized, check_finite, chunk, workers,
     opts = _Options("jacobian", f, method, step, bounds, vectorized, check_finite,
                     chunk, workers, rtol, atol, order, full_output)
     sparsity = _sparsity(sparsity)
+    if sparsity is not None and method == "reverse":
+        raise ValueError("sparsity applies to forward mode and finite differences "
+                         "(one pass per color); method='reverse' sweeps one row of J "
+                         "at a time: use method='dual' with sparsity, or drop it")
     if sparsity is not None and opts.extrapolated:
         raise ValueError("sparsity applies to the fixed stencils; method='adaptive' "
                          "and order > 2 evaluate dense columns: remove sparsity")
@@ -577,6 +592,9 @@ def jvp(f, *, argnums=0, has_aux=False, method="central", step=None, bounds=None
 
 
 def _jvp(f, method, step, bounds, check_finite, workers, rtol, atol, full_output):
+    if method == "reverse":
+        raise ValueError("jvp (J @ v) is forward mode: use method='dual', or vjp for "
+                         "reverse mode (u @ J)")
     opts = _Options("jvp", f, method, step, bounds, False, check_finite, None, workers,
                     rtol, atol, None, full_output)
     return _Jvp(f, opts)
@@ -729,3 +747,80 @@ del _fn
 # argnums/has_aux adapt the transforms above (their class derives from _Transformed);
 # _adapt's transform derives from _Transformed too
 from . import _adapt, _argnums  # noqa: E402
+
+
+def vjp(f, *, method="reverse", bounds=None, check_finite=True):
+    """Return a function computing ``(f(x), u @ J(x))``, a vector-Jacobian product.
+
+    With method='reverse' (the default) f is traced once and one backward sweep
+    gives ``u @ J`` at about the cost of a few calls of f, whatever the size of x;
+    other methods compute J and contract it.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args, **kwargs)`` returning an array (or a scalar).
+    method : {'reverse', 'dual', 'central', 'forward', 'backward', 'complex'}, optional
+        As for `jacobian`.
+    bounds, check_finite : optional
+        As for `jacobian`; f is evaluated at x only with 'reverse' and 'dual'.
+
+    Returns
+    -------
+    vj : callable
+        ``vj(x, u, *args, **kwargs)`` -> ``(f(x), u @ J)``: u has f's shape, the
+        product has x's shape.
+
+    See Also
+    --------
+    grad : the vjp of a scalar f with u = 1.
+    jvp : ``J @ v``, forward mode.
+
+    Examples
+    --------
+    >>> import numpy as np, dualfd as dfd
+    >>> vj = dfd.vjp(lambda x: np.sin(x) * x[0])
+    >>> value, g = vj(np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+    >>> np.round(g, 6)
+    array([1.682942, 0.      ])
+    """
+    method = canonical_method(method)
+    if method in ("adaptive", "auto"):
+        raise ValueError(f"vjp: method must be 'reverse', 'dual' or a fixed "
+                         f"finite-difference stencil; got {method!r}")
+    opts = _Options("vjp", f, method, None, bounds, False, check_finite, None)
+    return _Vjp(f, opts)
+
+
+class _Vjp(_Transformed):
+    """The callable `vjp` returns: ``vj(x, u, *args, **kwargs)``."""
+
+    kind = "vjp"
+
+    def __init__(self, f, opts):
+        super().__init__(f, opts.method)
+        self.opts = opts
+
+    def __call__(self, x, u, *args, **kwargs):
+        opts, f = self.opts, self.f
+        x0 = as_point(x)
+        _, lb, ub = opts.prepare(x0) if opts.needs_prepare else (None, None, None)
+        u0 = np.asarray(u, dtype=np.float64)
+        if opts.check_finite:
+            check_finite_x(x0)
+            check_finite_x(u0, "u")
+        if opts.method == "reverse":
+            _require_inside(x0, lb, ub)
+            value, g = _reverse.reverse_vjp(f, x0, u0, args, kwargs)
+            if opts.check_finite:
+                _check_dual_output(value, np.asarray(g), np.shape(g), None)
+            return value, _shaped(g, x)
+        value, J, fshape = opts.dual(f, x0, lb, ub, args, kwargs, True) \
+            if opts.method == "dual" else fd_jacobian(
+                f, x0, args, kwargs, opts.code, None, lb, ub, False,
+                opts.check_finite, True, opts.method, 0, None, None)
+        fshape = tuple(fshape)
+        if u0.shape != fshape:
+            raise ValueError(f"u must have f's shape {fshape}; got {u0.shape}")
+        g = u0.reshape(-1) @ np.asarray(J).reshape(u0.size, -1)
+        return value, _shaped(g.reshape(x0.shape), x)

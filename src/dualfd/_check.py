@@ -21,7 +21,7 @@ __all__ = ["check_grad", "GradCheck"]
 # rtol=1e-10 per column; the tolerance also adds its error estimate per entry).  An error below the bar is reference
 # noise, one above it almost surely a mistake in g.
 RTOL = {"central": 1e-6, "forward": 1e-3, "backward": 1e-3,
-        "complex": 1e-10, "dual": 1e-10, "adaptive": 1e-8}
+        "complex": 1e-10, "dual": 1e-10, "reverse": 1e-10, "adaptive": 1e-8}
 # A difference quotient also carries the rounding error of f: ~eps |f_i| / h_j,
 # which dominates when |f| >> |f'| (Brown's badly scaled function: f ~ 1e12),
 # and a truncation error that a second stencil estimates (_reference_error).
@@ -306,9 +306,9 @@ def check_grad(f, g, x, *args, method="central", rtol=None, atol=None,
     *args, **kwargs
         Extra arguments passed to both f and g (keywords other than the options
         below).
-    method : {'central', 'forward', 'backward', 'complex', 'adaptive', 'dual'}, optional
+    method : {'central', 'forward', 'backward', 'complex', 'adaptive', 'dual', 'reverse'}, optional
         How the reference ``dfd.jacobian(f, method=method, **options)`` is
-        computed.  'dual' and 'complex' are exact to rounding, so they catch
+        computed.  'dual', 'reverse' and 'complex' are exact to rounding, so they catch
         smaller mistakes; 'central' (default) works for any f; 'adaptive'
         works for any smooth f and is ~1e-11 accurate, with an error estimate
         per entry that the tolerance adds.  SciPy's names '2-point', '3-point'
@@ -316,7 +316,7 @@ def check_grad(f, g, x, *args, method="central", rtol=None, atol=None,
     rtol : float, optional
         Relative tolerance; the default depends on the method's accuracy:
         1e-6 for 'central', 1e-3 for 'forward'/'backward', 1e-8 for
-        'adaptive', 1e-10 for 'complex'/'dual'.
+        'adaptive', 1e-10 for 'complex'/'dual'/'reverse'.
     atol : float, optional
         Absolute tolerance, default 0.
     raise_on_fail : bool, optional
