@@ -6,17 +6,60 @@
 
 void dfd_tape_init(dfd_tape *t) { memset(t, 0, sizeof *t); }
 
+static int grow(void **p, size_t *cap, size_t need, size_t elem);
+
+/* Keep block p of n doubles as a spare, or free it. */
+static void release(dfd_tape *t, double *p, size_t n)
+{
+    if (!p)
+        return;
+    size_t bytes = n * sizeof(double);
+    if (n < 4096 || t->sparebytes + bytes > DFD_TAPE_SPARE_MAX) {
+        free(p);                /* small blocks come cheap from malloc */
+        return;
+    }
+    size_t cap = t->capspare;
+    if (t->nspare + 1 > cap) {
+        size_t c = cap;
+        if (grow((void **)&t->sparesz, &c, t->nspare + 1, sizeof *t->sparesz)) {
+            free(p);
+            return;
+        }
+        c = cap;
+        if (grow((void **)&t->spare, &c, t->nspare + 1, sizeof *t->spare)) {
+            free(p);
+            return;
+        }
+        t->capspare = c;
+    }
+    t->spare[t->nspare] = p;
+    t->sparesz[t->nspare++] = n;
+    t->sparebytes += bytes;
+}
+
 void dfd_tape_clear(dfd_tape *t)
 {
     for (size_t i = 0; i < t->nnode; i++) {
-        free(t->adj[i]);
+        release(t, t->adj[i], t->size[i]);
         t->adj[i] = NULL;
     }
+}
+
+void dfd_tape_move_spares(dfd_tape *dst, dfd_tape *src)
+{
+    for (size_t i = 0; i < src->nspare; i++)
+        release(dst, src->spare[i], src->sparesz[i]);
+    src->nspare = 0;
+    src->sparebytes = 0;
 }
 
 void dfd_tape_free(dfd_tape *t)
 {
     dfd_tape_clear(t);
+    for (size_t i = 0; i < t->nspare; i++)
+        free(t->spare[i]);
+    free(t->spare);
+    free(t->sparesz);
     free(t->rec);
     free(t->pool);
     free(t->adj);
@@ -123,6 +166,16 @@ double *dfd_tape_adj(dfd_tape *t, ptrdiff_t node)
 {
     if (!t->adj[node]) {
         size_t n = t->size[node];
+        for (size_t i = t->nspare; i-- > 0;) {
+            if (t->sparesz[i] == n) {
+                double *p = t->spare[i];
+                t->spare[i] = t->spare[--t->nspare];
+                t->sparesz[i] = t->sparesz[t->nspare];
+                t->sparebytes -= n * sizeof(double);
+                memset(p, 0, n * sizeof(double));
+                return t->adj[node] = p;
+            }
+        }
         t->adj[node] = calloc(n ? n : 1, sizeof(double));
     }
     return t->adj[node];
@@ -245,7 +298,7 @@ int dfd_tape_sweep(dfd_tape *t, size_t *pos, ptrdiff_t keep)
         i--;
         /* Records with the same result (a gather per operand) are adjacent. */
         if (r->ny != keep && (i == 0 || t->rec[i - 1].ny != r->ny)) {
-            free(t->adj[r->ny]);
+            release(t, t->adj[r->ny], t->size[r->ny]);
             t->adj[r->ny] = NULL;
         }
     }

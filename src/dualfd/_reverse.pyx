@@ -32,7 +32,9 @@ cimport cython
 cimport numpy as cnp
 from cpython.float cimport PyFloat_Check
 from cpython.long cimport PyLong_Check
+from cpython.ref cimport Py_REFCNT
 from libc.stdint cimport int64_t
+from libc.string cimport memcpy
 
 import numpy as np
 
@@ -72,12 +74,46 @@ cdef extern from "tape.h" nogil:
     int dfd_tape_coalesce(int nd, Py_ssize_t *shape, int nops, Py_ssize_t *strides)
     double *dfd_tape_adj(dfd_tape *t, Py_ssize_t node)
     void dfd_tape_clear(dfd_tape *t)
+    void dfd_tape_move_spares(dfd_tape *dst, dfd_tape *src)
     int dfd_tape_sweep(dfd_tape *t, size_t *pos, Py_ssize_t keep)
 
 Dual = _dual_core.Dual
 _FUNCTIONS, _UFUNCS, _UFUNC_METHODS, _METHODS = _dual_core._registry()
 
 cdef object _float64 = np.dtype(np.float64)
+
+# Buffers kept between calls.  Every value of a traced call stays alive until its
+# sweep, so a large one is fresh memory each call, and first writes to fresh pages
+# cost a page fault per 4 KB: 250 us instead of 18 us for np.square of 10^5 doubles
+# here.  Values of at least _POOL_MIN elements come from and go back to _VPOOL (by
+# shape); adjoint blocks from and to _reservoir's spares (csrc/tape.c).  Both are
+# used under the GIL only.
+cdef dfd_tape _reservoir
+dfd_tape_init(&_reservoir)
+cdef dict _VPOOL = {}
+cdef Py_ssize_t _vpool_bytes = 0
+cdef enum:
+    _POOL_MIN = 16384
+    _VPOOL_MAX = 256 << 20
+
+
+cdef object _vtake(tuple shape):
+    global _vpool_bytes
+    lst = _VPOOL.get(shape)
+    if lst:
+        a = lst.pop()
+        _vpool_bytes -= a.nbytes
+        return a
+    return np.empty(shape)
+
+
+cdef void _vgive(a):
+    global _vpool_bytes
+    if _vpool_bytes + a.nbytes > _VPOOL_MAX:
+        return
+    a.flags.writeable = True
+    _VPOOL.setdefault(a.shape, []).append(a)
+    _vpool_bytes += a.nbytes
 _FD_HINT = ("or use method='dual' (forward mode) or a finite-difference method "
             "(method='central')")
 
@@ -91,15 +127,28 @@ cdef class Tape:
     cdef list keep       # arrays the records point to
     cdef list py         # PY records: (adjoint, input nodes, output nodes)
     cdef list shapes     # per node: its shape
+    cdef list pooled     # values taken from _VPOOL
 
     def __cinit__(self):
         dfd_tape_init(&self.t)
+        dfd_tape_move_spares(&self.t, &_reservoir)
         self.keep = []
         self.py = []
         self.shapes = []
+        self.pooled = []
 
     def __dealloc__(self):
+        dfd_tape_clear(&self.t)
+        dfd_tape_move_spares(&_reservoir, &self.t)
         dfd_tape_free(&self.t)
+        self.keep = None
+        self.py = None
+        if self.pooled:
+            for a in self.pooled:
+                # no reference left but this list's and the loop's: nobody sees it
+                if Py_REFCNT(a) == 2:
+                    _vgive(a)
+            self.pooled = None
 
     cdef Py_ssize_t node(self, value) except -1:
         cdef Py_ssize_t i = dfd_tape_node(&self.t, <size_t>cnp.PyArray_SIZE(value))
@@ -151,8 +200,13 @@ cdef class Tape:
         """Adjoints of every node for the seed (f's adjoint) on node `out`; read them
         with `gradient`."""
         dfd_tape_clear(&self.t)
-        g = self.adjoint(out, True)
-        g[...] = seed
+        cdef double *g = dfd_tape_adj(&self.t, out)
+        if g == NULL:
+            raise MemoryError()
+        seed = _contiguous(seed)
+        if cnp.PyArray_SIZE(seed) != <Py_ssize_t>self.t.size[out]:
+            raise ValueError("the seed must have the result's size")
+        memcpy(g, cnp.PyArray_DATA(seed), self.t.size[out] * sizeof(double))
         cdef size_t pos = self.t.nrec
         cdef int rc
         while True:
@@ -165,8 +219,12 @@ cdef class Tape:
             self.run_py(self.t.rec[pos].aux)
 
     cpdef gradient(self, Py_ssize_t node):
-        g = self.adjoint(node, False)
-        return np.zeros(self.shapes[node]) if g is None else g.copy()
+        cdef double *g = self.t.adj[node]
+        if g == NULL:
+            return np.zeros(self.shapes[node])
+        r = np.empty(self.shapes[node])
+        memcpy(cnp.PyArray_DATA(r), g, self.t.size[node] * sizeof(double))
+        return r
 
     @property
     def records(self):
@@ -190,7 +248,7 @@ cdef Tracer _new(Tape tape, value):
     cdef Tracer r = Tracer.__new__(Tracer)
     r.tape = tape
     r.value = _contiguous(value)
-    r.value.flags.writeable = False
+    cnp.PyArray_CLEARFLAGS(<cnp.ndarray>r.value, cnp.NPY_ARRAY_WRITEABLE)
     r.node = tape.node(r.value)
     r.shared = False
     return r
@@ -198,8 +256,13 @@ cdef Tracer _new(Tape tape, value):
 
 cdef object _const(x):
     """A constant operand as a contiguous float64 array."""
+    cdef cnp.ndarray c
     if type(x) is Tracer:
         return (<Tracer>x).value
+    if PyFloat_Check(x) or (PyLong_Check(x) and -2**53 <= x <= 2**53):
+        c = cnp.PyArray_EMPTY(0, NULL, cnp.NPY_DOUBLE, 0)
+        (<double *>cnp.PyArray_DATA(c))[0] = x
+        return c
     if isinstance(x, Dual):
         raise TypeError("a Dual met a traced array: forward (method='dual') and reverse "
                         "(method='reverse') mode cannot be mixed in one evaluation of f")
@@ -236,7 +299,11 @@ cdef void _natural(tuple shape, Py_ssize_t *s):
 
 
 cdef object _unary(ufunc, int rule, Tracer x):
-    y = ufunc(x.value)
+    if x.value.size >= _POOL_MIN:
+        y = ufunc(x.value, out=_vtake(x.value.shape))
+        x.tape.pooled.append(y)
+    else:
+        y = ufunc(x.value)
     cdef Tracer r = _new(x.tape, y)
     cdef dfd_rec *rec
     if r.value.size:
@@ -253,7 +320,13 @@ cdef object _binary(ufunc, int rule, a, b):
     cdef Tape tape = _tape_of(a, b)
     av = _const(a)
     bv = _const(b)
-    y = ufunc(av, bv)
+    if av.size >= _POOL_MIN or bv.size >= _POOL_MIN:
+        y = ufunc(av, bv, out=_vtake(av.shape if av.shape == bv.shape or bv.size == 1
+                                     and av.ndim >= bv.ndim else
+                                     np.broadcast_shapes(av.shape, bv.shape)))
+        tape.pooled.append(y)
+    else:
+        y = ufunc(av, bv)
     cdef Tracer r = _new(tape, y)
     cdef tuple ys = r.value.shape
     cdef int nd = len(ys), d, od, m
@@ -348,13 +421,16 @@ cdef object _view_of(Tracer x, v):
     if v.base is not base and v.base is not x.value:
         return None
     cdef Py_ssize_t off = (<char *>cnp.PyArray_DATA(v) - <char *>cnp.PyArray_DATA(x.value))
-    if off < 0 or off % 8 or any(s % 8 for s in v.strides):
-        return None
-    cdef int nd = v.ndim, d
+    cdef int nd = cnp.PyArray_NDIM(v), d
     cdef Py_ssize_t sx[64]
     cdef Py_ssize_t sy[64]
+    cdef cnp.npy_intp *vs = cnp.PyArray_STRIDES(v)
+    if off < 0 or off % 8:
+        return None
     for d in range(nd):
-        sx[d] = v.strides[d] // 8
+        if vs[d] % 8:
+            return None
+        sx[d] = vs[d] // 8
     _natural(v.shape, sy)
     cdef Tracer r = _acc(x, v.shape, off // 8, sx, sy, v, 1.0)
     r.shared = True
@@ -734,6 +810,7 @@ cdef object _ufunc(ufunc, str method, tuple inputs, dict kwargs):
                     + _FD_HINT)
 
 
+_add_reduce = np.add.reduce
 _REDUCE = {(np.add, "reduce"): np.sum, (np.multiply, "reduce"): np.prod,
            (np.maximum, "reduce"): np.max, (np.minimum, "reduce"): np.min,
            (np.add, "accumulate"): np.cumsum}
@@ -848,21 +925,28 @@ cdef object _py_record(Tape tape, adjoint, list in_nodes, list out_nodes):
 # --- dedicated adjoints ------------------------------------------------------------------
 
 cdef tuple _axes(axis, int nd):
+    """axis as a tuple of non-negative ints (NumPy has validated it already)."""
     if axis is None:
         return tuple(range(nd))
     if isinstance(axis, tuple):
-        return tuple(sorted(np.core.numeric.normalize_axis_tuple(axis, nd)
-                            if hasattr(np, "core") else axis))
+        return tuple(sorted([int(a) % nd for a in axis]))
     return (int(axis) % nd if nd else 0,)
 
 
 def _sum_like(a, axis, keepdims, mean):
     cdef Tracer x = <Tracer>a
     v = x.value
-    y = np.mean(v, axis=axis, keepdims=keepdims) if mean else \
-        np.sum(v, axis=axis, keepdims=keepdims)
-    yk = np.mean(v, axis=axis, keepdims=True) if mean else \
-        np.sum(v, axis=axis, keepdims=True)
+    yk = _add_reduce(v, axis=axis, keepdims=True)
+    cdef Py_ssize_t count = v.size // yk.size if yk.size else 0
+    if mean:
+        yk = yk / count          # as np.mean: the sum, then one division
+    if keepdims:
+        y = yk
+    elif axis is None:
+        y = yk.reshape(())
+    else:
+        axes = _axes(axis, v.ndim)
+        y = yk.reshape(tuple([s for d, s in enumerate(v.shape) if d not in axes]))
     cdef int nd = v.ndim, d
     cdef Py_ssize_t sx[64]
     cdef Py_ssize_t sy[64]
@@ -871,9 +955,8 @@ def _sum_like(a, axis, keepdims, mean):
     for d in range(nd):
         if yk.shape[d] == 1 and v.shape[d] != 1:
             sy[d] = 0
-    scale = (yk.size / v.size) if (mean and v.size) else 1.0
     # loop over x: gx[i . sx] += scale gy[i . sy]
-    return _acc(x, v.shape, 0, sx, sy, y, scale)
+    return _acc(x, v.shape, 0, sx, sy, y, (1.0 / count) if (mean and count) else 1.0)
 
 
 def _r_sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
