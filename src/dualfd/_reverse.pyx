@@ -291,6 +291,14 @@ cdef Tape _tape_of(a, b):
     return t
 
 
+cdef Tape _common_tape(list tracers):
+    """The tape of a non-empty list of Tracers, which must all share it."""
+    cdef Tracer first = <Tracer>tracers[0]
+    for t in tracers:
+        _tape_of(first, t)
+    return first.tape
+
+
 cdef void _natural(tuple shape, Py_ssize_t *s):
     cdef Py_ssize_t d, acc = 1
     for d in range(len(shape) - 1, -1, -1):
@@ -881,9 +889,7 @@ cdef object _fallback(func, args, kwargs):
     outs = _dual_leaves(out, [])
     if not outs or not leaves:
         return out
-    tape = (<Tracer>leaves[0]).tape
-    for t in leaves[1:]:
-        _tape_of(leaves[0], t)
+    tape = _common_tape(leaves)
     values = [t.value for t in leaves]
     tracers = [_new(tape, np.asarray(d.value)) for d in outs]
     in_nodes = [(<Tracer>t).node for t in leaves]
@@ -1172,9 +1178,7 @@ def _move(func, spec, args, kwargs):
         c[i] = None
     if _has_tracer(args):
         return _FALLBACK
-    tape = (<Tracer>traced[0]).tape
-    for t in traced[1:]:
-        _tape_of(traced[0], t)
+    tape = _common_tape(traced)
     for (c, i), d in zip(slots, data):
         c[i] = _const(d)
     y = func(*args, **kwargs)
@@ -1234,12 +1238,100 @@ def _r_ones_like(a, *args, **kwargs):
         if type(a) is Tracer else _FALLBACK
 
 
+# Linear algebra: adjoints from Giles (2008), "Collected matrix derivative results for
+# forward and reverse mode algorithmic differentiation", sec. 3.1-3.3, and Murray
+# (2016), "Differentiation of the Cholesky decomposition", sec. 3.  A batch of
+# matrices is handled as NumPy's linalg handles it (the last two axes).
+
+cdef object _mT(a):
+    return np.swapaxes(a, -1, -2)
+
+
+def _linalg(func, ins, values, adjoint):
+    """The node(s) of a linalg result, with a PY record for its adjoint."""
+    cdef Tape tape = _common_tape([t for t in ins if type(t) is Tracer])
+    outs = [_new(tape, v) for v in values]
+    tape.keep.append(values)
+    _py_record(tape, adjoint, [(<Tracer>t).node if type(t) is Tracer else -1 for t in ins],
+               [(<Tracer>o).node for o in outs])
+    return outs
+
+
+def _r_inv(a):
+    if type(a) is not Tracer:
+        return _FALLBACK
+    C = np.linalg.inv((<Tracer>a).value)
+    def adjoint(gs):                 # A_bar = -C^T C_bar C^T
+        return [-np.matmul(_mT(C), np.matmul(gs[0], _mT(C)))]
+    return _linalg(np.linalg.inv, [a], [C], adjoint)[0]
+
+
+def _r_solve(a, b):
+    av, bv = _const(a), _const(b)
+    if av.ndim != 2 or bv.ndim > 2:
+        return _FALLBACK             # batches: the Dual's adjoint (broadcast rules)
+    x = np.linalg.solve(av, bv)
+    def adjoint(gs):                 # B_bar = A^-T X_bar, A_bar = -B_bar X^T
+        gb = np.linalg.solve(av.T, gs[0])
+        ga = -np.outer(gb, x) if bv.ndim == 1 else -gb @ x.T
+        return [ga if type(a) is Tracer else None, gb if type(b) is Tracer else None]
+    return _linalg(np.linalg.solve, [a, b], [x], adjoint)[0]
+
+
+def _r_det(a):
+    if type(a) is not Tracer:
+        return _FALLBACK
+    A = (<Tracer>a).value
+    d = np.linalg.det(A)
+    if np.any(d == 0) or not np.all(np.isfinite(d)):
+        return _FALLBACK             # singular: the Dual decides (or raises)
+    Ci = _mT(np.linalg.inv(A))
+    def adjoint(gs):                 # A_bar = d_bar d A^-T
+        return [(np.asarray(gs[0]) * d)[..., None, None] * Ci]
+    return _linalg(np.linalg.det, [a], [np.asarray(d)], adjoint)[0]
+
+
+def _r_slogdet(a):
+    if type(a) is not Tracer:
+        return _FALLBACK
+    A = (<Tracer>a).value
+    res = np.linalg.slogdet(A)
+    if np.any(res.sign == 0):
+        return _FALLBACK
+    Ci = _mT(np.linalg.inv(A))
+    def adjoint(gs):                 # A_bar = l_bar A^-T (the sign is constant)
+        return [np.asarray(gs[0])[..., None, None] * Ci]
+    logdet = _linalg(np.linalg.slogdet, [a], [np.asarray(res.logabsdet)], adjoint)[0]
+    return type(res)(np.asarray(res.sign), logdet)
+
+
+def _r_cholesky(a, *, upper=False):
+    if type(a) is not Tracer:
+        return _FALLBACK
+    C = np.linalg.cholesky((<Tracer>a).value, upper=upper)
+    L = _mT(C) if upper else C
+    def adjoint(gs):
+        # G = L^-T Phi(L^T L_bar) L^-1, Phi: the lower triangle, diagonal halved; LAPACK
+        # reads one triangle of A (mirrored), so the other gets that triangle's adjoint
+        Lb = _mT(gs[0]) if upper else gs[0]
+        M = np.tril(np.matmul(_mT(L), Lb))
+        M -= 0.5 * np.diagonal(M, axis1=-2, axis2=-1)[..., None] * np.eye(L.shape[-1])
+        Y = np.linalg.solve(_mT(L), M)
+        G = _mT(np.linalg.solve(_mT(L), _mT(Y)))
+        if upper:
+            return [np.triu(G) + np.triu(_mT(G), 1)]
+        return [np.tril(G) + np.tril(_mT(G), -1)]
+    return _linalg(np.linalg.cholesky, [a], [C], adjoint)[0]
+
+
 _REV = {np.sum: _r_sum, np.mean: _r_mean, np.broadcast_to: _r_broadcast_to,
         np.matmul: _r_matmul, np.dot: _r_dot, np.copy: _r_copy, np.clip: _r_clip,
         np.max: _r_extreme(np.max, np.argmax), np.min: _r_extreme(np.min, np.argmin),
         np.amax: _r_extreme(np.max, np.argmax), np.amin: _r_extreme(np.min, np.argmin),
         np.sort: _r_sort, np.zeros_like: _r_zeros_like, np.ones_like: _r_ones_like,
-        np.empty_like: _r_zeros_like, np.full_like: _r_full_like}
+        np.empty_like: _r_zeros_like, np.full_like: _r_full_like,
+        np.linalg.inv: _r_inv, np.linalg.solve: _r_solve, np.linalg.det: _r_det,
+        np.linalg.slogdet: _r_slogdet, np.linalg.cholesky: _r_cholesky}
 for _f, _spec in _MOVE.items():
     if _f not in _REV:
         _REV[_f] = _moving(_f, _spec)
