@@ -125,6 +125,8 @@ reveal_type(dfd.hessian(f, method="complex")(2.0))  # -> float
 reveal_type(dfd.hessian(f, sparsity="auto")(x))  # -> dualfd._typing.SparseArray
 reveal_type(dfd.hvp(f)(x, x))  # -> Array
 reveal_type(dfd.hvp(f, method="complex")(2.0, 1.0))  # -> float
+reveal_type(dfd.vjp(vec)(x, x))  # -> tuple[Point, Array]
+reveal_type(dfd.grad(f, method="reverse")(x))  # -> Array
 res = dfd.check_grad(f, g, x, method="forward", rtol=1e-6, atol=0.0)
 reveal_type(res)  # -> dualfd.GradCheck
 reveal_type(res.ok)  # -> bool
@@ -178,6 +180,7 @@ dfd.jacobian(f, metod="central")  # E: No overload variant of "jacobian" matches
 dfd.value_and_grad(f, vectorized="yes")  # E: No overload variant of "value_and_grad"
 dfd.hessian(f, method="forward")  # E: No overload variant of "hessian" matches
 dfd.hvp(f, method="adaptive")  # E: Argument "method" to "hvp" has incompatible type
+dfd.vjp(f, method="auto")  # E: Argument "method" to "vjp" has incompatible type
 dfd.jvp(f, chunk=4)  # E: No overload variant of "jvp" matches
 dfd.check_grad(f, f, 1.0, direction="some")  # E: Argument "direction" to "check_grad"
 dfd.check_grad(f, f, 1.0, method="auto")  # E: Argument "method" to "check_grad"
@@ -266,7 +269,7 @@ def test_misspelled_options_fail(mypy_output):
         assert any(e.startswith(message) for e in found[line]), (line, found[line])
     # mypy names the accepted methods in its note on the failed overload
     assert ("Literal['central', 'forward', 'backward', 'complex', 'adaptive', 'dual', "
-            "'auto'") in stdout
+            "'reverse', 'auto'") in stdout
 
 
 def _split(t, sep):

@@ -13,7 +13,7 @@ from ._dual import Dual as Dual
 from ._typing import (AdaptiveHessianOptions, AdaptiveJvpOptions, AdaptiveOptions,
                       Argnums, ArgnumsInto, BoundsLike, CheckMethod, Direction,
                       FDOptions, Grad, GradAux, Hessian, HessianOptions, Hvp,
-                      HvpMethod, Jacobian,
+                      HvpMethod, Jacobian, Vjp, VjpMethod,
                       JacobianAux, Jvp, JvpAux, JvpOptions, Point, SparseArray,
                       SparseHessian, SparseJacobian, Sparsity, ValueAndGrad,
                       ValueAndGradAux, Workers)
@@ -21,7 +21,7 @@ from ._typing import AuxFn, Fn, _A, _V
 
 __version__: str
 
-__all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "Dual",
+__all__ = ["__version__", "grad", "jacobian", "value_and_grad", "jvp", "vjp", "Dual",
            "check_grad", "GradCheck", "hessian", "hvp", "AutoWarning",
            "NonAnalyticError", "jacobian_sparsity", "hessian_sparsity",
            "TracingError", "AdaptiveInfo", "AccuracyError"]
@@ -214,6 +214,9 @@ def hessian(f: Callable[..., Any], *, sparsity: Sparsity,
 def hvp(f: Callable[..., Any], *, method: HvpMethod = ..., step: float | None = ...,
         bounds: BoundsLike | None = ..., check_finite: bool = ...,
         chunk: int | None = ...) -> Hvp: ...
+
+def vjp(f: Callable[..., Any], *, method: VjpMethod = ...,
+        bounds: BoundsLike | None = ..., check_finite: bool = ...) -> Vjp: ...
 
 def check_grad(f: Callable[..., Any], g: Callable[..., Any], x: ArrayLike, *args: Any,
                method: CheckMethod = ..., rtol: float | None = ...,

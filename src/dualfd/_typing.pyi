@@ -35,7 +35,9 @@ Point: TypeAlias = float | NDArray[np.float64]
 Scalar: TypeAlias = float | np.floating[Any] | np.integer[Any]
 
 Method: TypeAlias = Literal["central", "forward", "backward", "complex", "adaptive", "dual",
-                            "auto", "2-point", "3-point", "cs"]
+                            "reverse", "auto", "2-point", "3-point", "cs"]
+VjpMethod: TypeAlias = Literal["reverse", "dual", "central", "forward", "backward",
+                               "complex", "2-point", "3-point", "cs"]
 HessianMethod: TypeAlias = Literal["dual", "complex", "central", "adaptive", "auto", "cs",
                                    "3-point"]
 HvpMethod: TypeAlias = Literal["dual", "central", "forward", "backward", "complex", "auto",
@@ -43,7 +45,7 @@ HvpMethod: TypeAlias = Literal["dual", "central", "forward", "backward", "comple
 Order: TypeAlias = Literal[2, 4, 6, 8]
 #: check_grad's reference: a jacobian method other than 'auto' (it has no tolerance).
 CheckMethod: TypeAlias = Literal["central", "forward", "backward", "complex", "adaptive",
-                                 "dual",
+                                 "dual", "reverse",
                                  "2-point", "3-point", "cs"]
 Direction: TypeAlias = Literal["all", "random", "fast"]
 
@@ -277,6 +279,17 @@ class Hvp(Transform, Protocol):
     @overload
     def __call__(self, x: ArrayLike, v: ArrayLike, /, *args: Any,
                  **kwargs: Any) -> Array: ...
+
+@type_check_only
+class Vjp(Transform, Protocol):
+    """``vjp(f)``: ``vj(x, u, *args, **kwargs)`` -> ``(f(x), u @ J)``, the product
+    shaped like x."""
+    @overload
+    def __call__(self, x: Scalar, u: ArrayLike, /, *args: Any,
+                 **kwargs: Any) -> tuple[Point, float]: ...
+    @overload
+    def __call__(self, x: ArrayLike, u: ArrayLike, /, *args: Any,
+                 **kwargs: Any) -> tuple[Point, Array]: ...
 
 @type_check_only
 class SparseHessian(Transform, Protocol):
