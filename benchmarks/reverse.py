@@ -74,9 +74,14 @@ PROBLEMS = ("rosenbrock", "logistic")
 
 
 def rosen(x):
-    """scipy.optimize.rosen over axis 0: x of shape (n, k) gives k values (vectorized FD)."""
-    a, b = x[:-1], x[1:]
-    return (100.0 * (b - a * a) ** 2 + (1.0 - a) ** 2).sum(0)
+    """scipy.optimize.rosen over axis 0: x of shape (n, k) gives k values (vectorized FD).
+    A batch is summed along a contiguous last axis: NumPy sums those pairwise, but adds
+    the rows of an (n, k) array one after another, whose rounding (~ n eps) would show
+    in the finite differences as an error dualfd did not make."""
+    if np.ndim(x) > 1:
+        x = np.ascontiguousarray(x.T)            # (k, n)
+    a, b = x[..., :-1], x[..., 1:]
+    return (100.0 * (b - a * a) ** 2 + (1.0 - a) ** 2).sum(-1)
 
 
 def rosen_point(n):
@@ -97,11 +102,12 @@ def logistic_data(n, samples=SAMPLES):
 
 def logistic_loss(X, y):
     """NumPy loss(w) = sum(logaddexp(0, X w) - y X w); w of shape (n, k) gives k values
-    (vectorized FD), and w may be a Dual (or dualfd's tracer)."""
+    (vectorized FD), and w may be a Dual (or dualfd's tracer).  A batch is computed as
+    (k, samples), so that the sum over samples is NumPy's pairwise one, as for one w
+    (see rosen)."""
     def loss(w):
-        z = X @ w
-        labels = y.reshape(y.shape + (1,) * (np.ndim(z) - 1))
-        return (np.logaddexp(0.0, z) - labels * z).sum(0)
+        z = w.T @ X.T if np.ndim(w) > 1 else X @ w
+        return (np.logaddexp(0.0, z) - y * z).sum(-1)
     return loss
 
 
