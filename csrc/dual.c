@@ -588,6 +588,38 @@ static inline double dfd_dd_xlog1py_b(double a, double b)
                           const double *bv, ptrdiff_t sb, const double *restrict yv, \
                           const double *restrict gy, double *ga, double *gb)         \
     {                                                                                \
+        /* Contiguous cases first, with unaliased pointers: these loops vectorize. */ \
+        if (ga && gb && ga != gb && sa == 1 && sb == 1) {                            \
+            double *restrict pa = ga, *restrict pb = gb;                             \
+            for (size_t i = 0; i < n; i++) {                                         \
+                const double a = av[i], b = bv[i], y = yv[i], g = gy[i];             \
+                (void)a; (void)b; (void)y;                                           \
+                const double p = (da), q = (db);                                     \
+                pa[i] += DFD_RV(p, g);                                               \
+                pb[i] += DFD_RV(q, g);                                               \
+            }                                                                        \
+            return;                                                                  \
+        }                                                                            \
+        if (ga && !gb && sa == 1) {                                                  \
+            double *restrict pa = ga;                                                \
+            for (size_t i = 0; i < n; i++) {                                         \
+                const double a = av[i], b = bv[(ptrdiff_t)i * sb], y = yv[i];        \
+                (void)a; (void)b; (void)y;                                           \
+                const double p = (da);                                               \
+                pa[i] += DFD_RV(p, gy[i]);                                           \
+            }                                                                        \
+            return;                                                                  \
+        }                                                                            \
+        if (gb && !ga && sb == 1) {                                                  \
+            double *restrict pb = gb;                                                \
+            for (size_t i = 0; i < n; i++) {                                         \
+                const double a = av[(ptrdiff_t)i * sa], b = bv[i], y = yv[i];        \
+                (void)a; (void)b; (void)y;                                           \
+                const double q = (db);                                               \
+                pb[i] += DFD_RV(q, gy[i]);                                           \
+            }                                                                        \
+            return;                                                                  \
+        }                                                                            \
         for (size_t i = 0; i < n; i++) {                                             \
             const double a = av[(ptrdiff_t)i * sa], b = bv[(ptrdiff_t)i * sb];       \
             const double y = yv[i], g = gy[i];                                       \

@@ -9,6 +9,7 @@
  * a NULL tangent pointer means a constant operand (zero tangent). */
 #ifndef DFD_DUAL_H
 #define DFD_DUAL_H
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -27,7 +28,8 @@
 #define DFD_MAX(a, b) (((a) >= (b) || (a) != (a)) ? (a) : (b))
 #define DFD_MIN(a, b) (((a) <= (b) || (a) != (a)) ? (a) : (b))
 /* The reverse-mode product of a partial p and an adjoint g, with dfd_scale's rule. */
-#define DFD_RV(p, g) (isfinite(p) ? (p) * (g) : ((g) == 0.0 ? 0.0 : (p) * (g)))
+/* (written as a select, which vectorizes: isfinite(p) || g != 0 keeps p g) */
+#define DFD_RV(p, g) ((((g) != 0.0) | (fabs(p) <= DBL_MAX)) ? (p) * (g) : 0.0)
 
 /* The two tangent primitives every rule reduces to.  A non-finite coefficient meets a
  * zero tangent entry only at a singularity (sqrt, log at 0): the entry stays 0 there.

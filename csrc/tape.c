@@ -241,11 +241,16 @@ static int run_acc(dfd_tape *t, const dfd_rec *r, const double *gy)
         const double *y = gy + offset(nd, idx_, sy);
         if (iy == 0) {          /* y is constant along the run (x summed into it) */
             const double v = c * y[0];
-            for (ptrdiff_t i = 0; i < inner; i++) x[i * ix] += v;
+            if (ix == 1)
+                for (ptrdiff_t i = 0; i < inner; i++) x[i] += v;
+            else
+                for (ptrdiff_t i = 0; i < inner; i++) x[i * ix] += v;
         } else if (ix == 0) {   /* x is broadcast along the run: sum, then add once */
             double s = 0.0;
             for (ptrdiff_t i = 0; i < inner; i++) s += y[i * iy];
             x[0] += c * s;
+        } else if (ix == 1 && iy == 1 && c == 1.0) {
+            for (ptrdiff_t i = 0; i < inner; i++) x[i] += y[i];
         } else {
             for (ptrdiff_t i = 0; i < inner; i++) x[i * ix] += c * y[i * iy];
         }

@@ -1352,7 +1352,10 @@ cdef object _output(r):
 
 cdef tuple _trace(f, x0, tuple args, dict kwargs):
     cdef Tape tape = Tape()
-    cdef Tracer x = _new(tape, np.array(x0, dtype=np.float64, order="C"))
+    # a view: the tracer's value is made read-only, the caller's x must stay as it is
+    cdef Tracer x = _new(tape, x0.view() if type(x0) is np.ndarray and
+                         cnp.PyArray_IS_C_CONTIGUOUS(x0) and x0.dtype == _float64
+                         else np.array(x0, dtype=np.float64, order="C"))
     cdef Py_ssize_t xnode = x.node
     r = _output(f(x, *args, **kwargs))
     return tape, xnode, r
@@ -1365,6 +1368,11 @@ def reverse_jacobian(f, cnp.ndarray x0, tuple args, dict kwargs, bint want_value
     value = (<Tracer>r).value if type(r) is Tracer else r
     fshape = value.shape
     m = value.size
+    if m == 1 and type(r) is Tracer:          # a gradient: one sweep, no copy into J
+        (<Tape>tape).sweep((<Tracer>r).node, np.ones(fshape))
+        J = (<Tape>tape).gradient(xnode)
+        out = (float(value) if not fshape else np.array(value)) if want_value else None
+        return out, J.reshape(fshape + (<object>x0).shape), fshape
     J = np.zeros((m, x0.size))
     if type(r) is Tracer:
         seed = np.zeros(m)
