@@ -1324,6 +1324,125 @@ def _r_cholesky(a, *, upper=False):
     return _linalg(np.linalg.cholesky, [a], [C], adjoint)[0]
 
 
+# Functions written as compositions of the recorded operations above: NumPy's own
+# formula, so the value is NumPy's and the adjoint follows from the pieces.
+
+def _r_var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+           where=np._NoValue, mean=np._NoValue, correction=np._NoValue):
+    if type(a) is not Tracer or out is not None or dtype is not None \
+            or where is not np._NoValue or mean is not np._NoValue \
+            or correction is not np._NoValue:
+        return _FALLBACK
+    v = (<Tracer>a).value
+    count = v.size // max(1, np.add.reduce(v, axis=axis, keepdims=True).size)
+    d = a - _sum_like(a, axis, True, True)          # numpy: a - mean, squared, summed
+    return _sum_like(d * d, axis, keepdims, False) / max(count - ddof, 0)
+
+
+def _r_std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+           where=np._NoValue, mean=np._NoValue, correction=np._NoValue):
+    r = _r_var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
+               correction=correction)
+    if r is _FALLBACK or np.any((<Tracer>r).value == 0):
+        return _FALLBACK                             # sqrt at 0: the Dual decides
+    return _unary(np.sqrt, _rule(np.sqrt), <Tracer>r)
+
+
+def _r_norm(x, ord=None, axis=None, keepdims=False):
+    if type(x) is not Tracer or not (ord is None or (ord == 2 and axis is not None
+                                                     and not isinstance(axis, tuple))
+                                     or (ord == 2 and (<Tracer>x).value.ndim == 1)
+                                     or (isinstance(ord, str) and ord == "fro")):
+        return _FALLBACK
+    if isinstance(axis, tuple) and len(axis) != 2:
+        return _FALLBACK
+    r = _sum_like(x * x, axis, keepdims, False)
+    if np.any((<Tracer>r).value == 0):
+        return _FALLBACK                             # the Dual's subgradient 0 at 0
+    return _unary(np.sqrt, _rule(np.sqrt), <Tracer>r)
+
+
+def _r_diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
+    if type(a) is not Tracer or prepend is not np._NoValue or append is not np._NoValue \
+            or (<Tracer>a).value.ndim == 0 or n < 0:
+        return _FALLBACK
+    nd = (<Tracer>a).value.ndim
+    ax = int(axis) % nd
+    hi = (slice(None),) * ax + (slice(1, None),)
+    lo = (slice(None),) * ax + (slice(None, -1),)
+    for _ in range(n):
+        a = a[hi] - a[lo]
+    return a
+
+
+def _r_outer(a, b, out=None):
+    if out is not None:
+        return _FALLBACK
+    ra = np.ravel(a) if type(a) is Tracer else _const(a).ravel()
+    rb = np.ravel(b) if type(b) is Tracer else _const(b).ravel()
+    return ra[:, None] * rb[None, :]
+
+
+def _r_cumsum(a, axis=None, dtype=None, out=None):
+    if type(a) is not Tracer or out is not None or dtype is not None:
+        return _FALLBACK
+    v = (<Tracer>a).value
+    y = np.cumsum(v, axis=axis)
+    def adjoint(gs):                 # the adjoint of a running sum: one from the end
+        g = gs[0]
+        if axis is None:
+            return [np.cumsum(g[::-1])[::-1].reshape(v.shape)]
+        return [np.flip(np.cumsum(np.flip(g, axis), axis), axis)]
+    return _linalg(np.cumsum, [a], [y], adjoint)[0]
+
+
+def _r_prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
+            where=np._NoValue):
+    if type(a) is not Tracer or out is not None or dtype is not None \
+            or initial is not np._NoValue or where is not np._NoValue:
+        return _FALLBACK
+    v = (<Tracer>a).value
+    if not np.all(np.isfinite(v)) or np.any(v == 0):
+        return _FALLBACK             # zeros: the product of the others, from the Dual
+    yk = np.multiply.reduce(v, axis=axis, keepdims=True)
+    y = np.multiply.reduce(v, axis=axis, keepdims=keepdims)
+    def adjoint(gs):                 # d prod / d x_i = prod / x_i
+        g = np.reshape(gs[0], yk.shape)
+        return [g * yk / v]
+    return _linalg(np.prod, [a], [y], adjoint)[0]
+
+
+def _r_einsum(*operands, out=None, optimize=False, **kw):
+    # two operands, explicit output, letters only, no index repeated within an operand
+    # and none that only one operand has: the adjoint of each is an einsum of the
+    # result's adjoint and the other operand (the rule behind matmul's)
+    if out is not None or kw or len(operands) != 3 or not isinstance(operands[0], str):
+        return _FALLBACK
+    spec, a, b = operands
+    spec = spec.replace(" ", "")
+    if "->" not in spec or "." in spec:
+        return _FALLBACK
+    ins, o = spec.split("->")
+    parts = ins.split(",")
+    if len(parts) != 2:
+        return _FALLBACK
+    s0, s1 = parts
+    for t in (s0, s1, o):
+        if len(set(t)) != len(t) or not t.isalpha() and t:
+            return _FALLBACK
+    if not set(s0) <= set(s1) | set(o) or not set(s1) <= set(s0) | set(o):
+        return _FALLBACK
+    av, bv = _const(a), _const(b)
+    y = np.einsum(spec, av, bv, optimize=optimize)
+    na = type(a) is Tracer
+    nb = type(b) is Tracer
+    def adjoint(gs):
+        g = gs[0]
+        return [np.einsum(f"{o},{s1}->{s0}", g, bv) if na else None,
+                np.einsum(f"{o},{s0}->{s1}", g, av) if nb else None]
+    return _linalg(np.einsum, [a, b], [np.asarray(y)], adjoint)[0]
+
+
 _REV = {np.sum: _r_sum, np.mean: _r_mean, np.broadcast_to: _r_broadcast_to,
         np.matmul: _r_matmul, np.dot: _r_dot, np.copy: _r_copy, np.clip: _r_clip,
         np.max: _r_extreme(np.max, np.argmax), np.min: _r_extreme(np.min, np.argmin),
@@ -1331,7 +1450,10 @@ _REV = {np.sum: _r_sum, np.mean: _r_mean, np.broadcast_to: _r_broadcast_to,
         np.sort: _r_sort, np.zeros_like: _r_zeros_like, np.ones_like: _r_ones_like,
         np.empty_like: _r_zeros_like, np.full_like: _r_full_like,
         np.linalg.inv: _r_inv, np.linalg.solve: _r_solve, np.linalg.det: _r_det,
-        np.linalg.slogdet: _r_slogdet, np.linalg.cholesky: _r_cholesky}
+        np.linalg.slogdet: _r_slogdet, np.linalg.cholesky: _r_cholesky,
+        np.var: _r_var, np.std: _r_std, np.linalg.norm: _r_norm, np.diff: _r_diff,
+        np.outer: _r_outer, np.cumsum: _r_cumsum, np.prod: _r_prod,
+        np.einsum: _r_einsum}
 for _f, _spec in _MOVE.items():
     if _f not in _REV:
         _REV[_f] = _moving(_f, _spec)
