@@ -23,7 +23,8 @@ EXACT = 1e-13            # dual: exact up to rounding, relative to max(1, max|H|
 # the gradient's error over the step plus the step's truncation.  Measured on
 # WELL_SCALED with the default steps: central <= 2.9e-6, forward <= 2.9e-5 (chebyquad
 # and trigonometric, whose third derivatives are large); bars with ~3x margin.
-HVP_BARS = {"dual": EXACT, "auto": EXACT, "complex": 1e-8, "central": 1e-5, "forward": 1e-4}
+HVP_BARS = {"dual": EXACT, "auto": EXACT, "complex": 1e-8, "reverse": 1e-8, "central": 1e-5,
+            "forward": 1e-4}
 
 
 def rel_error(a, ref):
@@ -121,7 +122,7 @@ WELL_SCALED = ["rosenbrock", "helical_valley", "wood", "extended_rosenbrock_10",
                "trigonometric_10", "discrete_boundary_value_10", "chebyquad_8"]
 
 
-@pytest.mark.parametrize("method", ["dual", "auto", "complex", "central", "forward"])
+@pytest.mark.parametrize("method", ["dual", "auto", "complex", "reverse", "central", "forward"])
 @pytest.mark.parametrize("name", WELL_SCALED)
 def test_mgh_hvp_methods(method, name):
     p = mgh.BY_NAME[name]

@@ -318,12 +318,14 @@ def _exact_point(x, bounds, check_finite):
     return x0
 
 
-HVP_METHODS = ("dual", "central", "forward", "backward", "complex", "auto")
+HVP_METHODS = ("dual", "reverse", "central", "forward", "backward", "complex", "auto")
 # Steps along v, relative to max(1, max|x|) max|v|: eps^(1/3) balances complex step's
 # gradient error (~eps) against the difference's truncation; for the FD gradients the
 # steps were chosen on the MGH set (tests/test_hessian_exact.py: eps^(1/6), eps^(2/9)
 # gave 100x and 20x larger worst errors than these).
-_HVP_STEPS = {"complex": _EPS ** (1 / 3), "central": _EPS ** 0.25, "auto": _EPS ** 0.25,
+# 'reverse' takes complex's step: its gradient is exact to rounding too.
+_HVP_STEPS = {"complex": _EPS ** (1 / 3), "reverse": _EPS ** (1 / 3),
+              "central": _EPS ** 0.25, "auto": _EPS ** 0.25,
               "forward": _EPS ** (2 / 9), "backward": _EPS ** (2 / 9)}
 
 
@@ -339,17 +341,19 @@ def hvp(f, *, method="dual", step=None, bounds=None, check_finite=True, chunk=No
     ----------
     f : callable
         ``f(x, *args, **kwargs)`` returning a scalar.
-    method : {'dual', 'central', 'forward', 'backward', 'complex', 'auto'}, optional
+    method : {'dual', 'reverse', 'central', 'forward', 'backward', 'complex', 'auto'}, optional
         'dual' (default): exact, by second-order duals (f is evaluated once per
         block of `chunk` coordinates, on Duals carrying ``2 * chunk + 1``
         directions).  The others: central differences along v of the gradient
-        that method gives (2 gradients: 'complex' ~1e-10 relative, 'central'
-        ~1e-6, 'forward'/'backward' ~1e-5 on the Moré-Garbow-Hillstrom set).  'auto': 'dual' where f runs on
+        that method gives (2 gradients: 'reverse' and 'complex' ~1e-10 relative,
+        'central' ~1e-6, 'forward'/'backward' ~1e-5 on the Moré-Garbow-Hillstrom
+        set).  'reverse' costs two reverse-mode gradients at any n: the cheap
+        choice for large n, where 'dual' carries 2n + 1 directions.  'auto': 'dual' where f runs on
         Duals, else 'central', decided on the first call.
     step : float, optional
         FD methods: the step along v, relative to ``max(1, max|x|) * max|v|``
         (default ``eps**(1/3)`` for 'complex', ``eps**(1/4)`` for 'central',
-        ``eps**(2/9)`` for 'forward'/'backward').  Not for 'dual' (exact).
+        ``eps**(2/9)`` for 'forward'/'backward'; 'reverse' as 'complex').  Not for 'dual' (exact).
     bounds : (lb, ub), scipy.optimize.Bounds or sequence of (lo, hi), optional
         As for `dualfd.jacobian`: f is never evaluated outside; 'dual' evaluates
         f at x only.

@@ -40,7 +40,7 @@ VjpMethod: TypeAlias = Literal["reverse", "dual", "central", "forward", "backwar
                                "complex", "2-point", "3-point", "cs"]
 HessianMethod: TypeAlias = Literal["dual", "complex", "central", "adaptive", "auto", "cs",
                                    "3-point"]
-HvpMethod: TypeAlias = Literal["dual", "central", "forward", "backward", "complex", "auto",
+HvpMethod: TypeAlias = Literal["dual", "reverse", "central", "forward", "backward", "complex", "auto",
                               "2-point", "3-point", "cs"]
 Order: TypeAlias = Literal[2, 4, 6, 8]
 #: check_grad's reference: a jacobian method other than 'auto' (it has no tolerance).
