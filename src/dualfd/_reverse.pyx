@@ -343,6 +343,9 @@ cdef object _binary(ufunc, int rule, a, b):
     cdef Py_ssize_t sx[64]
     if n == 0:
         return r
+    if nd > DFD_TAPE_MAXDIM:      # before the record: a half-made one would be swept
+        raise ValueError(f"reverse mode handles arrays of up to {DFD_TAPE_MAXDIM} "
+                         f"dimensions; got {nd}")
     if type(a) is not Tracer:
         tape.keep.append(av)
     if type(b) is not Tracer:
@@ -354,13 +357,11 @@ cdef object _binary(ufunc, int rule, a, b):
     rec.y = _ptr(r.value)
     rec.na = (<Tracer>a).node if type(a) is Tracer else -1
     rec.nb = (<Tracer>b).node if type(b) is Tracer else -1
-    if nd > DFD_TAPE_MAXDIM:
-        raise ValueError(f"reverse mode handles arrays of up to {DFD_TAPE_MAXDIM} "
-                         f"dimensions; got {nd}")
     if nd == 0 or (av.shape == ys and bv.shape == ys) or (av.size == 1 and bv.shape == ys) \
             or (bv.size == 1 and av.shape == ys):
         p = dfd_tape_pool(&tape.t, 4)
         if p == NULL:
+            tape.t.nrec -= 1          # drop the half-made record
             raise MemoryError()
         p[0] = n
         p[1] = 0 if av.size == 1 and n > 1 else 1
@@ -369,6 +370,7 @@ cdef object _binary(ufunc, int rule, a, b):
         return r
     p = dfd_tape_pool(&tape.t, 4 * nd)
     if p == NULL:
+        tape.t.nrec -= 1              # drop the half-made record
         raise MemoryError()
     for d in range(nd):
         p[d] = ys[d]
@@ -403,6 +405,7 @@ cdef object _acc(Tracer x, tuple loop, Py_ssize_t off, Py_ssize_t *sx, Py_ssize_
     if nd == 0:
         p = dfd_tape_pool(&x.tape.t, 3)
         if p == NULL:
+            x.tape.t.nrec -= 1          # drop the half-made record
             raise MemoryError()
         p[0] = 1
         p[1] = 0
@@ -411,6 +414,7 @@ cdef object _acc(Tracer x, tuple loop, Py_ssize_t off, Py_ssize_t *sx, Py_ssize_
         return r
     p = dfd_tape_pool(&x.tape.t, 3 * nd)
     if p == NULL:
+        x.tape.t.nrec -= 1              # drop the half-made record
         raise MemoryError()
     for d in range(nd):
         p[d] = loop[d]
