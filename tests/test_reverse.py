@@ -202,8 +202,11 @@ X = np.array([0.5, 1.5, 2.5])
 
 
 def test_grad_of_a_non_scalar_f():
-    with pytest.raises(ValueError, match="scalar"):
+    with pytest.raises(ValueError, match=r"grad needs f to return a scalar; it returned "
+                                         r"shape \(3,\)\. Use dfd.jacobian"):
         dfd.grad(lambda x: x * 2, method="reverse")(X)
+    with pytest.raises(ValueError, match=r"returned shape \(2, 1\)"):
+        dfd.value_and_grad(lambda x: x[:2, None], method="reverse")(X)
 
 
 @pytest.mark.parametrize("u", [np.ones(2), np.ones((3, 1)), 1.0])

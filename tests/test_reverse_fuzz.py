@@ -168,3 +168,62 @@ def test_random_composition(tree, seed):
     gr = dfd.grad(f, method="reverse")(x)
     err = rel_diff(gr, gd)
     assert err <= 1e-12, (tree, err)
+
+
+# --- N-d broadcasting and strided views (the C records' coalesced loops) ----------------
+
+BROADCAST_OPS = [np.add, np.subtract, np.multiply, np.divide, np.hypot, np.arctan2,
+                 np.maximum, np.logaddexp, np.power]
+
+
+@st.composite
+def broadcast_case(draw):
+    out = tuple(draw(st.lists(st.integers(1, 3), min_size=1, max_size=5)))
+
+    def operand():
+        k = draw(st.integers(0, len(out)))
+        return tuple(1 if draw(st.booleans()) else s for s in out[len(out) - k:])
+    return out, operand(), operand(), draw(st.sampled_from(BROADCAST_OPS)), \
+        draw(st.sampled_from(["plain", "transposed", "reversed"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=broadcast_case(), seed=st.integers(0, 2 ** 16))
+def test_nd_broadcasting(case, seed):
+    _, sa, sb, op, view = case
+    na, nb = int(np.prod(sa)), int(np.prod(sb))
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(0.5, 1.5, np.broadcast_shapes(sa, sb))
+    x = rng.uniform(0.2, 1.0, na + nb)
+
+    def f(t):
+        a, b = t[:na].reshape(sa), t[na:].reshape(sb)
+        if view == "transposed":
+            a = a.T.copy().T           # a non-contiguous tracer of the same shape
+        elif view == "reversed" and b.ndim:
+            b = b[..., ::-1]
+        return np.sum(w * op(a, b + 2.0))
+
+    err = rel_diff(dfd.grad(f, method="reverse")(x), dfd.grad(f, method="dual")(x))
+    assert err <= 1e-13, (case, err)
+
+
+@settings(max_examples=150, deadline=None)
+@given(shape=st.lists(st.integers(1, 3), min_size=4, max_size=4),
+       perm=st.permutations(range(4)),
+       steps=st.lists(st.sampled_from([1, -1, 2, -2]), min_size=4, max_size=4),
+       seed=st.integers(0, 2 ** 16))
+def test_strided_views(shape, perm, steps, seed):
+    """Transposes and negative or strided slices of a 4-d x: views whose adjoint is an
+    ACC record over the view's strides, and a reshape of them (a gather)."""
+    n = int(np.prod(shape))
+    key = tuple(slice(None, None, s) for s in steps)
+
+    def f(t):
+        v = np.transpose(t.reshape(shape), perm)[key]
+        u = v.reshape(-1)
+        return np.sum(np.sin(u) * np.arange(1.0, u.size + 1)) + np.sum(v.sum(axis=1) ** 2)
+
+    x = np.random.default_rng(seed).uniform(-1, 1, n)
+    err = rel_diff(dfd.grad(f, method="reverse")(x), dfd.grad(f, method="dual")(x))
+    assert err <= 1e-13, err
