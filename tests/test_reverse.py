@@ -41,8 +41,20 @@ def f_0d_out(x):                   # (2, 2) -> ()
     return np.sum(x @ x)
 
 
+def f_identity(x):                # f's output is the traced x itself
+    return x
+
+
+def f_transpose(x):                # a view of x
+    return x.T
+
+
+def f_list(x):                     # a list of 0-d tracers and a constant
+    return [x[0, 0] * 2.0, 1.0, x[1, 2]]
+
+
 CASES = [(f_vec, (5,)), (f_nd, (2, 3)), (f_3d, (2, 2, 3)), (f_scalar_x, ()),
-         (f_0d_out, (2, 2))]
+         (f_0d_out, (2, 2)), (f_identity, (2, 3)), (f_transpose, (2, 3)), (f_list, (2, 3))]
 
 
 @pytest.mark.parametrize("f, shape", CASES, ids=[c[0].__name__ for c in CASES])
