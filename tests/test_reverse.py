@@ -646,3 +646,31 @@ def test_ufunc_out_into_a_plain_array_raises():
     with pytest.raises(TypeError, match=r"sin\(\.\.\., out=\) into a plain array would "
                                         "drop the derivative"):
         dfd.grad(f, method="reverse")(X)
+
+
+# --- the generic adjoint (_fallback) on inputs larger than one chunk of directions -------
+
+_R = np.random.default_rng(3)
+LARGE = {
+    "prod": (lambda t: np.prod(t), _R.uniform(0.9, 1.1, 300)),
+    "cumsum": (lambda t: np.sum(np.cumsum(t) ** 2), _R.uniform(-1, 1, 517)),
+    "det": (lambda t: np.linalg.det(t.reshape(12, 12) + 4 * np.eye(12)),
+            _R.uniform(-1, 1, 144)),
+    "solve-both-traced": (lambda t: np.sum(np.linalg.solve(
+        t[:64].reshape(8, 8) + 3 * np.eye(8), t[64:72]) ** 2), _R.uniform(-1, 1, 72)),
+    "einsum-two-traced": (lambda t: np.einsum("ij,jk,ki->", t[:12].reshape(3, 4),
+                                              t[12:24].reshape(4, 3), np.ones((3, 3))),
+                          _R.uniform(-1, 1, 24)),
+    "interp-fp-traced": (lambda t: np.sum(np.interp(np.linspace(0, 1, 7),
+                                                    np.linspace(0, 1, 5), t[:5]) * t[5]),
+                         _R.uniform(-1, 1, 6)),
+    "norm-axis": (lambda t: np.sum(np.linalg.norm(t.reshape(30, 10), axis=1)),
+                  _R.uniform(-1, 1, 300)),
+    "std": (lambda t: np.std(t), _R.uniform(-1, 1, 1000)),
+}
+
+
+@pytest.mark.parametrize("name", LARGE)
+def test_generic_adjoint_over_several_chunks(name):
+    f, x = LARGE[name]
+    assert rel_diff(dfd.grad(f, method="reverse")(x), dfd.grad(f, method="dual")(x)) <= TOL
