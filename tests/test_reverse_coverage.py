@@ -1,0 +1,124 @@
+"""Reverse mode over the Dual's coverage list (tests/coverage_list.py): for every entry,
+the gradient of a random weighting of its outputs, ``x -> sum(w * f(x))`` (the
+entries' inputs flattened into x, as tests/test_dual_second.py builds them), from
+``method="reverse"`` against ``method="dual"`` (forward mode, which
+tests/test_dual_coverage.py checks against complex step and 4th-order differences), to
+1e-13 relative.  An entry the Dual refuses must be refused by reverse mode with the same
+exception type."""
+
+import warnings
+import zlib
+
+import numpy as np
+import pytest
+
+import dualfd as dfd
+
+from test_dual_coverage import ENTRIES, MIXED, _inputs
+from test_dual_second import _scalar
+from test_reverse_rules import TOL, rel_diff
+
+# Entries where reverse mode differs from the Dual today: (exception the test fails
+# with, reason).  Strict, so that a fix shows up as an XPASS to remove here.
+_OBJECT = ("the Dual follows this code through an object array of 0-d Duals (np.array / "
+           "np.asarray of Duals or of a list of them); a Tracer refuses any conversion to "
+           "an ndarray (Tracer.__array__ raises TypeError)")
+KNOWN = {eid: (TypeError, f"{_OBJECT}: {what}") for eid, what in {
+    "array-from-scalars": "np.array([x, x * 1.0, x + 2.5])",
+    "array-from-scalars-2d": "np.array([[x, ...], [...]]) of 0-d tracers",
+    "array-from-scalar": "np.array(x) of a 0-d tracer",
+    "array-from-arrays": "np.array([x, x])",
+    "array-from-arrays-nested": "np.array([[2 * x, x + 1], [x, x]])",
+    "append-list": "np.append(list(a), b): a list of 0-d tracers",
+    "mean-list": "np.mean([x, x + 2.0]): a list of tracers (the fallback converts it)",
+    "std-list": "np.std([x, x + 2.0])",
+    "var-list": "np.var([x, x + 2.0])",
+    "linalg.norm-list": "np.linalg.norm([x, x + 2.0])",
+    "r_": "np.r_[...] converts its items with np.array",
+    "r_-range": "np.r_[...] converts its items with np.array",
+    "c_": "np.c_[...] converts its items with np.array",
+    "special.softmax": "SciPy's softmax calls xp.asarray(x)",
+    "index.int64-cast": "np.int64(t) (an integer cast, derivative 0, which the Dual "
+                        "allows; Tracer.__int__ exists but np.int64 goes through __array__)",
+}.items()}
+KNOWN["method.fill"] = (TypeError, "y[1:3].fill(v) writes through a view: refused in "
+                        "reverse mode by design (_SHARED_WRITE); the Dual writes through")
+KNOWN["linalg.pinv-low-rank"] = (
+    ValueError, "pinv(x^T x) of a rank-2 3x3 matrix: the generic adjoint (_fallback) "
+    "seeds the identity over all 9 entries of the matrix, including rank-changing "
+    "directions, so the Dual's pinv refuses (ValueError 'the tangent changes its "
+    "rank'); forward mode only sees the rank-preserving tangent of x^T x and succeeds")
+KNOWN["method.put"] = (
+    AssertionError, "BUG, silent wrong answer: y.put(ind, v) / np.put(y, ind, v) on a "
+    "Tracer runs the Dual's put on a copy (_fallback) and never writes into y: the value "
+    "and the gradient are those of the unmodified y")
+
+
+# ... except with the first input a constant: append-list's list is then of floats
+MIXED_WORKS = {"append-list"}
+
+
+def _marks(eid, mixed=False):
+    if eid not in KNOWN or (mixed and eid in MIXED_WORKS):
+        return []
+    raises, reason = KNOWN[eid]
+    return [pytest.mark.xfail(strict=True, raises=raises, reason=reason)]
+
+
+def _grad(g, x, method):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return dfd.grad(g, method=method)(x)
+
+
+@pytest.mark.parametrize("eid", [pytest.param(e, marks=_marks(e)) for e in sorted(ENTRIES)])
+def test_entry_gradient(eid):
+    g, x = _scalar(eid)
+    try:
+        gd = _grad(g, x, "dual")
+    except Exception as e:           # noqa: BLE001 - the Dual's refusal is the reference
+        with pytest.raises(Exception) as info:
+            _grad(g, x, "reverse")
+        assert type(info.value) is type(e), (eid, e, info.value)
+        return
+    gr = _grad(g, x, "reverse")
+    err = rel_diff(gr, gd)
+    assert err <= TOL, f"{eid}: reverse differs from dual by {err:.3g}"
+
+
+def _mixed_scalar(eid):
+    """sum(w * outputs) as a function of the inputs after the first, which is a constant
+    ndarray: traced and plain operands mixed in one call."""
+    _, _, call, _, _ = ENTRIES[eid]
+    first, *rest = _inputs(eid)
+    shapes = [a.shape for a in rest]
+    bounds = np.cumsum([0] + [a.size for a in rest])
+
+    def flat(out):
+        outs = out if isinstance(out, (tuple, list)) else [out]
+        return np.concatenate([np.ravel(o) for o in outs])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = flat(call(first.copy(), *rest)).size
+    w = np.random.default_rng(zlib.crc32(b"m" + eid.encode())).uniform(0.5, 1.5, m)
+
+    def g(y):
+        parts = [y[a:b].reshape(s) for a, b, s in zip(bounds[:-1], bounds[1:], shapes)]
+        return np.sum(w * flat(call(first.copy(), *parts)))
+    return g, np.concatenate([a.ravel() for a in rest])
+
+
+@pytest.mark.parametrize("eid", [pytest.param(e, marks=_marks(e, True)) for e in MIXED])
+def test_entry_gradient_mixed_operands(eid):
+    g, x = _mixed_scalar(eid)
+    try:
+        gd = _grad(g, x, "dual")
+    except Exception as e:           # noqa: BLE001 - the Dual's refusal is the reference
+        with pytest.raises(Exception) as info:
+            _grad(g, x, "reverse")
+        assert type(info.value) is type(e), (eid, e, info.value)
+        return
+    gr = _grad(g, x, "reverse")
+    err = rel_diff(gr, gd)
+    assert err <= TOL, f"{eid}: reverse differs from dual by {err:.3g}"
