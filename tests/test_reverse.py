@@ -256,11 +256,8 @@ def _store_slice_into_float_array(x):
 DROPS = {
     "float": lambda x: float(x[0]),
     "math.sin": lambda x: math.sin(x[0]),
-    "store": pytest.param(_store_into_float_array, marks=pytest.mark.xfail(
-        strict=True, raises=ValueError, reason="g[0] = x[0] (a 0-d Tracer into a float "
-        "array) raises NumPy's ValueError 'setting an array element with a sequence.' "
-        "(NumPy packs the Tracer as a sequence: it has __len__/__getitem__), not "
-        "dualfd's TypeError that the Dual raises")),
+    # (a regression: NumPy re-raised a ValueError while the Tracer had sq_item)
+    "store": _store_into_float_array,
 }
 
 
@@ -544,10 +541,6 @@ def _put_function(z):
     return np.sum(y * np.arange(1.0, 6.0))
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG, silent wrong answer: "
-                   "put on a Tracer goes through _fallback, which runs the Dual's put on a "
-                   "copy and never writes into y; value and gradient are those of y "
-                   "without the put")
 @pytest.mark.parametrize("f", [_put_method, _put_function], ids=["method", "np.put"])
 def test_put(f):
     z = np.arange(7.0) + 0.5
@@ -560,10 +553,6 @@ def test_put(f):
     np.testing.assert_array_equal(g, ref)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG, silent wrong answer: "
-                   "np.atleast_1d/2d/np.real return their argument itself in NumPy (a write "
-                   "into the result is a write into y); on a Tracer _move/_fallback make a "
-                   "new node that does not alias y, so the write is lost")
 @pytest.mark.parametrize("fn", [np.atleast_1d, np.atleast_2d, np.real],
                          ids=["atleast_1d", "atleast_2d", "real"])
 def test_functions_that_return_their_argument_alias_it(fn):
@@ -578,9 +567,6 @@ def test_functions_that_return_their_argument_alias_it(fn):
     np.testing.assert_array_equal(g, [[0.0, -1.4, 2.2]])
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception, reason="np.broadcast_to "
-                   "returns a read-only view in NumPy (and the Dual refuses writes into it); "
-                   "on a Tracer _r_broadcast_to makes a plain writable node")
 def test_write_into_broadcast_to_raises():
     def f(t):
         b = np.broadcast_to(t[0], (3,))
@@ -590,10 +576,6 @@ def test_write_into_broadcast_to_raises():
         dfd.grad(f, method="reverse")(X)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="f returning None: reverse mode "
-                   "converts it with np.asarray(None, float) to nan and reports 'f returned "
-                   "a non-finite value (nan)'; the Dual raises TypeError 'f must return "
-                   "real numbers or Duals'")
 def test_f_returning_none():
     with pytest.raises(TypeError, match="f must return real numbers"):
         dfd.grad(lambda t: None, method="reverse")(X)
@@ -620,10 +602,6 @@ print(repr(v), g.tolist())
 """
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="BUG, crash (SIGSEGV): in "
-                   "_ufunc a Tracer only in out= reaches _unary's unchecked <Tracer> cast of "
-                   "a plain ndarray (unary), or _new(None, ...) from _tape_of returning None "
-                   "(binary, power, matmul)")
 @pytest.mark.parametrize("case", OUT_OF_CONSTANTS)
 def test_ufunc_of_constants_into_a_traced_out(case):
     call = OUT_OF_CONSTANTS[case]

@@ -48,11 +48,6 @@ KNOWN["linalg.pinv-low-rank"] = (
     "seeds the identity over all 9 entries of the matrix, including rank-changing "
     "directions, so the Dual's pinv refuses (ValueError 'the tangent changes its "
     "rank'); forward mode only sees the rank-preserving tangent of x^T x and succeeds")
-KNOWN["method.put"] = (
-    AssertionError, "BUG, silent wrong answer: y.put(ind, v) / np.put(y, ind, v) on a "
-    "Tracer runs the Dual's put on a copy (_fallback) and never writes into y: the value "
-    "and the gradient are those of the unmodified y")
-
 
 # ... except with the first input a constant: append-list's list is then of floats
 MIXED_WORKS = {"append-list"}

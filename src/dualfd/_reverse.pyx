@@ -251,6 +251,7 @@ cdef Tracer _new(Tape tape, value):
     cnp.PyArray_CLEARFLAGS(<cnp.ndarray>r.value, cnp.NPY_ARRAY_WRITEABLE)
     r.node = tape.node(r.value)
     r.shared = False
+    r.readonly = False
     return r
 
 
@@ -427,6 +428,8 @@ cdef object _acc(Tracer x, tuple loop, Py_ssize_t off, Py_ssize_t *sx, Py_ssize_
 cdef object _view_of(Tracer x, v):
     """If v (a result computed from x.value) is a view of x's block, the node for it,
     its adjoint an ACC over v's strides; else None."""
+    if v is x.value:
+        return x                     # NumPy returned its argument (atleast_1d, squeeze)
     if type(v) is not np.ndarray or v.size == 0:
         return None
     base = x.value if x.value.base is None else x.value.base
@@ -472,7 +475,8 @@ cdef class Tracer:
     cdef readonly object value
     cdef readonly Py_ssize_t node
     cdef Tape tape
-    cdef bint shared
+    cdef bint shared     # NumPy would share its memory with another array
+    cdef bint readonly   # a broadcast view: NumPy refuses writes
 
     __array_priority__ = 1000
 
@@ -593,8 +597,7 @@ cdef class Tracer:
         if type(r) is not Tracer:
             r = _lift(self.tape, r)
         t = <Tracer>r
-        if self.shared:
-            raise TypeError(_SHARED_WRITE)
+        self._writable()
         if t.value.shape != self.value.shape:
             raise ValueError(f"non-broadcastable output operand with shape "
                              f"{self.value.shape} doesn't match the broadcast shape "
@@ -613,9 +616,15 @@ cdef class Tracer:
         src = np.arange(self.value.size, dtype=np.int64).reshape(self.value.shape)[key]
         return _gather(self, _new(self.tape, v), src)
 
-    def __setitem__(self, key, val):
+    cdef _writable(self):
+        if self.readonly:
+            raise ValueError("assignment destination is read-only (np.broadcast_to "
+                             "returns a read-only view)")
         if self.shared:
             raise TypeError(_SHARED_WRITE)
+
+    def __setitem__(self, key, val):
+        self._writable()
         cdef Tracer old = self, tv = None, r
         if type(val) is Tracer:
             _tape_of(self, val)
@@ -716,6 +725,34 @@ def _m_fill(t, value):
     t[...] = value
 
 
+def _m_inplace_partition(t, kth, axis=-1, kind="introselect", order=None):
+    t._rebind(np.partition(t, kth, axis=axis, kind=kind, order=order))
+
+
+def _r_put(a, ind, v, mode="raise"):
+    """np.put(a, ind, v): a takes v at the flat indices (in place, as NumPy)."""
+    if type(a) is not Tracer:
+        return _FALLBACK
+    cdef Tracer t = <Tracer>a, tv = None
+    t._writable()
+    if type(v) is Tracer:
+        _tape_of(t, v)
+        tv = <Tracer>v
+    vv = tv.value if tv is not None else _const(v)
+    new = t.value.copy()
+    np.put(new, ind, vv, mode=mode)
+    cdef Tracer r = _new(t.tape, new)
+    src = np.arange(t.value.size, dtype=np.int64)
+    np.put(src, ind, -1, mode=mode)
+    _gather(t, r, src.reshape(t.value.shape))
+    if tv is not None:
+        vsrc = np.full(t.value.size, -1, dtype=np.int64)
+        np.put(vsrc, ind, np.arange(tv.value.size, dtype=np.int64), mode=mode)
+        _gather(tv, r, vsrc.reshape(t.value.shape))
+    t.value = r.value
+    t.node = r.node
+
+
 _ATTRS = {
     "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min,
     "reshape": _m_reshape, "transpose": _m_transpose, "ravel": np.ravel,
@@ -723,6 +760,7 @@ _ATTRS = {
     "copy": np.copy, "dot": np.dot, "cumsum": np.cumsum, "squeeze": np.squeeze,
     "astype": _m_astype, "item": _m_item, "sort": _m_inplace_sort, "fill": _m_fill,
     "conj": np.conjugate, "conjugate": np.conjugate, "ptp": np.ptp, "clip": np.clip,
+    "put": np.put, "partition": _m_inplace_partition,
     "tolist": lambda t: list(t) if t.ndim else _m_item(t),
 }
 
@@ -785,6 +823,10 @@ cdef object _ufunc(ufunc, str method, tuple inputs, dict kwargs):
         if out is not None and type(out) is not Tracer:
             raise TypeError(f"{ufunc.__name__}(..., out=) into a plain array would drop "
                             "the derivative; assign the result instead, " + _FD_HINT)
+        if not _has_tracer(inputs):
+            # constants written into a traced out=: it holds a constant now
+            r = ufunc(*inputs, **kwargs)
+            return (<Tracer>out)._rebind(_lift((<Tracer>out).tape, r))
         e = _UFUNCS.get(ufunc)
         if e is None:
             e = _dual_core._special_lookup(ufunc)
@@ -999,7 +1041,11 @@ def _r_broadcast_to(array, shape, subok=False):
         od = d - od0
         sx[d] = sv[od] if od >= 0 and x.value.shape[od] != 1 else 0
     # loop over y: gx[i . sx] += gy[i . sy]  (the adjoint of a broadcast is a sum)
-    return _acc(x, y.shape, 0, sx, sy, np.ascontiguousarray(y), 1.0)
+    cdef Tracer r = _acc(x, y.shape, 0, sx, sy, np.ascontiguousarray(y), 1.0)
+    r.readonly = True                # NumPy: a read-only view of x
+    r.shared = True
+    x.shared = True
+    return r
 
 
 cdef object _unbroadcast(g, tuple shape):
@@ -1457,7 +1503,8 @@ _REV = {np.sum: _r_sum, np.mean: _r_mean, np.broadcast_to: _r_broadcast_to,
         np.linalg.slogdet: _r_slogdet, np.linalg.cholesky: _r_cholesky,
         np.var: _r_var, np.std: _r_std, np.linalg.norm: _r_norm, np.diff: _r_diff,
         np.outer: _r_outer, np.cumsum: _r_cumsum, np.prod: _r_prod,
-        np.einsum: _r_einsum}
+        np.einsum: _r_einsum, np.put: _r_put,
+        np.real: lambda val: val if type(val) is Tracer else _FALLBACK}
 for _f, _spec in _MOVE.items():
     if _f not in _REV:
         _REV[_f] = _moving(_f, _spec)
@@ -1473,7 +1520,12 @@ cdef object _output(r):
         return np.stack(r) if len(r) else np.zeros(0)
     if isinstance(r, Dual):
         _const(r)
-    return np.asarray(r, dtype=np.float64)
+    a = np.asarray(r)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"f must return real numbers or traced arrays; it returned "
+                        f"{type(r).__name__}" + (f" of dtype {a.dtype}" if a.dtype.kind
+                                                 != "O" else ""))
+    return a.astype(np.float64)
 
 
 cdef tuple _trace(f, x0, tuple args, dict kwargs):
@@ -1536,9 +1588,23 @@ def _supported_functions():
 
 def _dedicated():
     """The NumPy functions with an adjoint of their own (the rest use the Dual's)."""
-    return tuple(sorted(f.__name__ for f in _REV))
+    return tuple(sorted(("linalg." if "linalg" in (f.__module__ or "") else "")
+                        + f.__name__ for f in _REV))
 
 
 def _trace_py(f, x0, args=(), kwargs=None):
     """(tape, x's node, f's result) of one traced call, for benchmarks and tests."""
     return _trace(f, x0, tuple(args), dict(kwargs or {}))
+
+
+# As for the Dual (dualfd/_dual/_core.pyx): a Tracer is array-like, not a Python
+# sequence; without sq_item, NumPy's float setitem (g = np.zeros(n); g[i] = t) re-raises
+# dualfd's TypeError from Tracer.__float__ instead of "setting an array element with a
+# sequence".
+cdef extern from "Python.h":
+    ctypedef struct _SequenceSlots "PySequenceMethods":
+        void *sq_item
+    ctypedef struct _TypeSlots "PyTypeObject":
+        _SequenceSlots *tp_as_sequence
+if (<_TypeSlots *>Tracer).tp_as_sequence != NULL:
+    (<_TypeSlots *>Tracer).tp_as_sequence.sq_item = NULL
