@@ -529,13 +529,13 @@ static inline double dfd_dd_xlog1py_b(double a, double b)
         return 0;                                                                    \
     }                                                                                \
     void dfd_rv_##name(size_t n, const double *restrict xv, const double *restrict yv, \
-                       const double *restrict gy, double *restrict gx)               \
+                       const double *restrict gy, double *restrict gx, int assign)   \
     {                                                                                \
         for (size_t i = 0; i < n; i++) {                                             \
             const double x = xv[i], y = yv[i];                                       \
             (void)x; (void)y;                                                        \
             const double p = (deriv);                                                \
-            gx[i] += DFD_RV(p, gy[i]);                                               \
+            gx[i] = (assign ? 0.0 : gx[i]) + DFD_RV(p, gy[i]);                       \
         }                                                                            \
     }
 
@@ -586,7 +586,8 @@ static inline double dfd_dd_xlog1py_b(double a, double b)
     }                                                                                \
     void dfd_rv_##name##2(size_t n, const double *av, ptrdiff_t sa,                  \
                           const double *bv, ptrdiff_t sb, const double *restrict yv, \
-                          const double *restrict gy, double *ga, double *gb)         \
+                          const double *restrict gy, double *ga, double *gb,         \
+                          int fa, int fb)                                            \
     {                                                                                \
         /* Contiguous cases first, with unaliased pointers: these loops vectorize. */ \
         if (ga && gb && ga != gb && sa == 1 && sb == 1) {                            \
@@ -595,8 +596,8 @@ static inline double dfd_dd_xlog1py_b(double a, double b)
                 const double a = av[i], b = bv[i], y = yv[i], g = gy[i];             \
                 (void)a; (void)b; (void)y;                                           \
                 const double p = (da), q = (db);                                     \
-                pa[i] += DFD_RV(p, g);                                               \
-                pb[i] += DFD_RV(q, g);                                               \
+                pa[i] = (fa ? 0.0 : pa[i]) + DFD_RV(p, g);                           \
+                pb[i] = (fb ? 0.0 : pb[i]) + DFD_RV(q, g);                           \
             }                                                                        \
             return;                                                                  \
         }                                                                            \
@@ -606,7 +607,7 @@ static inline double dfd_dd_xlog1py_b(double a, double b)
                 const double a = av[i], b = bv[(ptrdiff_t)i * sb], y = yv[i];        \
                 (void)a; (void)b; (void)y;                                           \
                 const double p = (da);                                               \
-                pa[i] += DFD_RV(p, gy[i]);                                           \
+                pa[i] = (fa ? 0.0 : pa[i]) + DFD_RV(p, gy[i]);                       \
             }                                                                        \
             return;                                                                  \
         }                                                                            \
@@ -616,7 +617,7 @@ static inline double dfd_dd_xlog1py_b(double a, double b)
                 const double a = av[(ptrdiff_t)i * sa], b = bv[i], y = yv[i];        \
                 (void)a; (void)b; (void)y;                                           \
                 const double q = (db);                                               \
-                pb[i] += DFD_RV(q, gy[i]);                                           \
+                pb[i] = (fb ? 0.0 : pb[i]) + DFD_RV(q, gy[i]);                       \
             }                                                                        \
             return;                                                                  \
         }                                                                            \
@@ -624,8 +625,16 @@ static inline double dfd_dd_xlog1py_b(double a, double b)
             const double a = av[(ptrdiff_t)i * sa], b = bv[(ptrdiff_t)i * sb];       \
             const double y = yv[i], g = gy[i];                                       \
             (void)a; (void)b; (void)y;                                               \
-            if (ga) { const double p = (da); ga[(ptrdiff_t)i * sa] += DFD_RV(p, g); } \
-            if (gb) { const double p = (db); gb[(ptrdiff_t)i * sb] += DFD_RV(p, g); } \
+            if (ga) {                                                                \
+                const double p = (da);                                               \
+                double *e = ga + (ptrdiff_t)i * sa;                                  \
+                *e = (fa ? 0.0 : *e) + DFD_RV(p, g);                                 \
+            }                                                                        \
+            if (gb) {                                                                \
+                const double p = (db);                                               \
+                double *e = gb + (ptrdiff_t)i * sb;                                  \
+                *e = (fb ? 0.0 : *e) + DFD_RV(p, g);                                 \
+            }                                                                        \
         }                                                                            \
     }
 #include "rules.def"

@@ -70,14 +70,16 @@ typedef int (*dfd_binary_fn)(size_t n, size_t k,
  * Binary: ga[i sa] += da gy[i], gb[i sb] += db gy[i] at (a[i sa], b[i sb], y[i]);
  * strides may be 0 (a broadcast operand: its adjoint sums over the loop) and ga or gb
  * may be NULL (a constant).  A non-finite partial meets a zero adjoint only where the
- * forward kernels would meet a zero tangent: the term is 0 there, as in dfd_scale. */
+ * forward kernels would meet a zero tangent: the term is 0 there, as in dfd_scale.
+ * assign (fa, fb): the adjoint block is uninitialized and this call writes each of its
+ * elements once: store instead of add (no zeroing pass over a fresh block). */
 typedef void (*dfd_unary_rv_fn)(size_t n, const double *restrict x,
                                 const double *restrict y, const double *restrict gy,
-                                double *restrict gx);
+                                double *restrict gx, int assign);
 typedef void (*dfd_binary_rv_fn)(size_t n, const double *a, ptrdiff_t sa,
                                  const double *b, ptrdiff_t sb,
                                  const double *restrict y, const double *restrict gy,
-                                 double *ga, double *gb);
+                                 double *ga, double *gb, int fa, int fb);
 typedef int (*dfd_unary_d2_fn)(size_t n, const double *restrict x,
                                const double *restrict y, double *restrict g);
 typedef int (*dfd_binary_d2_fn)(size_t n, const double *restrict a, size_t sa,
@@ -103,7 +105,7 @@ typedef struct {
     int dfd_d2_##name(size_t n, const double *restrict x, const double *restrict y,  \
                       double *restrict g);                                           \
     void dfd_rv_##name(size_t n, const double *restrict x, const double *restrict y, \
-                       const double *restrict gy, double *restrict gx);
+                       const double *restrict gy, double *restrict gx, int assign);
 #define DFD_BINARY(name, value, da, db, daa, dab, dbb, lo, hi)                       \
     int dfd_##name##2(size_t n, size_t k,                                            \
                       const double *restrict a, size_t sa, const double *ta,         \
@@ -114,7 +116,8 @@ typedef struct {
                          const double *restrict y, double *restrict h);                 \
     void dfd_rv_##name##2(size_t n, const double *av, ptrdiff_t sa,                  \
                           const double *bv, ptrdiff_t sb, const double *restrict yv, \
-                          const double *restrict gy, double *ga, double *gb);
+                          const double *restrict gy, double *ga, double *gb,     \
+                          int fa, int fb);
 #include "rules.def"
 #undef DFD_UNARY
 #undef DFD_BINARY

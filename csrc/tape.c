@@ -162,23 +162,37 @@ int dfd_tape_coalesce(int nd, ptrdiff_t *shape, int nops, ptrdiff_t *strides)
     return m;
 }
 
+/* The node's adjoint block for a writer.  A fresh block is left uninitialized when
+ * the writer stores every element once (whole: *assign = 1), else zeroed. */
+static double *adj_for(dfd_tape *t, ptrdiff_t node, int whole, int *assign)
+{
+    *assign = 0;
+    if (t->adj[node])
+        return t->adj[node];
+    size_t n = t->size[node];
+    double *p = NULL;
+    for (size_t i = t->nspare; i-- > 0;) {
+        if (t->sparesz[i] == n) {
+            p = t->spare[i];
+            t->spare[i] = t->spare[--t->nspare];
+            t->sparesz[i] = t->sparesz[t->nspare];
+            t->sparebytes -= n * sizeof(double);
+            break;
+        }
+    }
+    if (!p && !(p = malloc((n ? n : 1) * sizeof(double))))
+        return NULL;
+    if (whole && n)
+        *assign = 1;
+    else
+        memset(p, 0, (n ? n : 1) * sizeof(double));
+    return t->adj[node] = p;
+}
+
 double *dfd_tape_adj(dfd_tape *t, ptrdiff_t node)
 {
-    if (!t->adj[node]) {
-        size_t n = t->size[node];
-        for (size_t i = t->nspare; i-- > 0;) {
-            if (t->sparesz[i] == n) {
-                double *p = t->spare[i];
-                t->spare[i] = t->spare[--t->nspare];
-                t->sparesz[i] = t->sparesz[t->nspare];
-                t->sparebytes -= n * sizeof(double);
-                memset(p, 0, n * sizeof(double));
-                return t->adj[node] = p;
-            }
-        }
-        t->adj[node] = calloc(n ? n : 1, sizeof(double));
-    }
-    return t->adj[node];
+    int assign;
+    return adj_for(t, node, 0, &assign);
 }
 
 /* An nd loop over the outer nd - 1 dimensions; the innermost runs in one call. */
@@ -205,22 +219,33 @@ static ptrdiff_t offset(int nd, const ptrdiff_t *idx, const ptrdiff_t *s)
     return off;
 }
 
+static size_t loop_size(int nd, const ptrdiff_t *shape)
+{
+    size_t n = 1;
+    for (int d = 0; d < nd; d++)
+        n *= (size_t)shape[d];
+    return n;
+}
+
 static int run_binary(dfd_tape *t, const dfd_rec *r, double *gy)
 {
     double *ga = NULL, *gb = NULL;
-    if (r->na >= 0 && !(ga = dfd_tape_adj(t, r->na)))
-        return -1;
-    if (r->nb >= 0 && !(gb = dfd_tape_adj(t, r->nb)))
-        return -1;
     const int nd = r->nd;
     const ptrdiff_t *shape = t->pool + r->pool, *sa = shape + nd, *sb = sa + nd;
+    /* An operand of the result's size is visited once per element (no broadcast). */
+    const size_t total = loop_size(nd, shape);
+    int fa = 0, fb = 0;
+    if (r->na >= 0 && !(ga = adj_for(t, r->na, t->size[r->na] == total, &fa)))
+        return -1;
+    if (r->nb >= 0 && !(gb = adj_for(t, r->nb, t->size[r->nb] == total, &fb)))
+        return -1;
     const dfd_binary_rv_fn fn = dfd_binary_rules[r->rule].rv;
     const size_t inner = (size_t)shape[nd - 1];
     size_t pos = 0;
     DFD_ND_LOOP(nd, shape, {
         const ptrdiff_t oa = offset(nd, idx_, sa), ob = offset(nd, idx_, sb);
         fn(inner, r->a + oa, sa[nd - 1], r->b + ob, sb[nd - 1], r->y + pos, gy + pos,
-           ga ? ga + oa : NULL, gb ? gb + ob : NULL);
+           ga ? ga + oa : NULL, gb ? gb + ob : NULL, fa, fb);
         pos += inner;
     });
     return 0;
@@ -228,12 +253,15 @@ static int run_binary(dfd_tape *t, const dfd_rec *r, double *gy)
 
 static int run_acc(dfd_tape *t, const dfd_rec *r, const double *gy)
 {
-    double *gx = dfd_tape_adj(t, r->na);
+    const int nd = r->nd;
+    const ptrdiff_t *shape = t->pool + r->pool, *sx = shape + nd, *sy = sx + nd;
+    /* A loop as large as x visits each element of x once (a sum, a transpose); a
+     * smaller one is a part of x (a slice), a larger one a broadcast. */
+    int as;
+    double *gx = adj_for(t, r->na, t->size[r->na] == loop_size(nd, shape), &as);
     if (!gx)
         return -1;
     gx += r->off;
-    const int nd = r->nd;
-    const ptrdiff_t *shape = t->pool + r->pool, *sx = shape + nd, *sy = sx + nd;
     const ptrdiff_t inner = shape[nd - 1], ix = sx[nd - 1], iy = sy[nd - 1];
     const double c = r->scale;
     DFD_ND_LOOP(nd, shape, {
@@ -242,17 +270,19 @@ static int run_acc(dfd_tape *t, const dfd_rec *r, const double *gy)
         if (iy == 0) {          /* y is constant along the run (x summed into it) */
             const double v = c * y[0];
             if (ix == 1)
-                for (ptrdiff_t i = 0; i < inner; i++) x[i] += v;
+                for (ptrdiff_t i = 0; i < inner; i++) x[i] = (as ? 0.0 : x[i]) + v;
             else
-                for (ptrdiff_t i = 0; i < inner; i++) x[i * ix] += v;
+                for (ptrdiff_t i = 0; i < inner; i++)
+                    x[i * ix] = (as ? 0.0 : x[i * ix]) + v;
         } else if (ix == 0) {   /* x is broadcast along the run: sum, then add once */
             double s = 0.0;
             for (ptrdiff_t i = 0; i < inner; i++) s += y[i * iy];
-            x[0] += c * s;
+            x[0] += c * s;      /* (never whole: x is zeroed) */
         } else if (ix == 1 && iy == 1 && c == 1.0) {
-            for (ptrdiff_t i = 0; i < inner; i++) x[i] += y[i];
+            for (ptrdiff_t i = 0; i < inner; i++) x[i] = (as ? 0.0 : x[i]) + y[i];
         } else {
-            for (ptrdiff_t i = 0; i < inner; i++) x[i * ix] += c * y[i * iy];
+            for (ptrdiff_t i = 0; i < inner; i++)
+                x[i * ix] = (as ? 0.0 : x[i * ix]) + c * y[i * iy];
         }
     });
     return 0;
@@ -265,10 +295,11 @@ static int run_record(dfd_tape *t, const dfd_rec *r)
         return 0;               /* the result was never used: nothing flows back */
     switch (r->op) {
     case DFD_R_UNARY: {
-        double *gx = dfd_tape_adj(t, r->na);
+        int as;
+        double *gx = adj_for(t, r->na, 1, &as);
         if (!gx)
             return -1;
-        dfd_unary_rules[r->rule].rv(r->n, r->a, r->y, gy, gx);
+        dfd_unary_rules[r->rule].rv(r->n, r->a, r->y, gy, gx, as);
         return 0;
     }
     case DFD_R_BINARY:

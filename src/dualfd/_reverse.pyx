@@ -32,7 +32,9 @@ cimport cython
 cimport numpy as cnp
 from cpython.float cimport PyFloat_Check
 from cpython.long cimport PyLong_Check
-from cpython.ref cimport Py_REFCNT
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_New
+from cpython.ref cimport Py_INCREF, Py_REFCNT
+from libc.stdlib cimport free
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 
@@ -119,6 +121,10 @@ _FD_HINT = ("or use method='dual' (forward mode) or a finite-difference method "
 
 
 # --- the tape -------------------------------------------------------------------------
+
+cdef void _free_block(object cap) noexcept:
+    free(PyCapsule_GetPointer(cap, NULL))
+
 
 @cython.final
 cdef class Tape:
@@ -219,12 +225,17 @@ cdef class Tape:
             self.run_py(self.t.rec[pos].aux)
 
     cpdef gradient(self, Py_ssize_t node):
+        """The node's adjoint as an array that takes over the C block (no copy)."""
         cdef double *g = self.t.adj[node]
-        if g == NULL:
+        cdef cnp.npy_intp n = <cnp.npy_intp>self.t.size[node]
+        if g == NULL or n == 0:
             return np.zeros(self.shapes[node])
-        r = np.empty(self.shapes[node])
-        memcpy(cnp.PyArray_DATA(r), g, self.t.size[node] * sizeof(double))
-        return r
+        cap = PyCapsule_New(g, NULL, _free_block)
+        self.t.adj[node] = NULL
+        r = cnp.PyArray_SimpleNewFromData(1, &n, cnp.NPY_DOUBLE, g)
+        Py_INCREF(cap)                   # PyArray_SetBaseObject steals a reference
+        cnp.PyArray_SetBaseObject(<cnp.ndarray>r, cap)
+        return r.reshape(self.shapes[node])
 
     @property
     def records(self):
