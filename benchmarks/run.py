@@ -142,6 +142,8 @@ def _dualfd_methods():
     for stencil in ("forward", "central", "complex"):
         out.append(Method("dualfd", f"{stencil} vec", stencil, fd, transform(stencil, True)))
     out.append(Method("dualfd", "dual", "exact", fd, transform("dual")))
+    # reverse mode: one backward sweep per output, so gradients only
+    out.append(Method("dualfd", "reverse", "exact", ("grad",), transform("reverse")))
     out.append(Method("dualfd", "check_grad", "central", ("check_grad",), check("central")))
     for stencil in ("forward", "complex"):
         out.append(Method("dualfd", f"check_grad {stencil}", stencil, ("check_grad",),
@@ -664,7 +666,7 @@ MARKERS = "osD^v<>ph*"
 
 
 OUR_COLORS = {"forward": "red", "central": "darkorange", "complex": "goldenrod",
-              "dual": "deeppink"}
+              "dual": "deeppink", "reverse": "darkred"}
 
 
 def plot_styles(labels):
