@@ -652,3 +652,25 @@ LARGE = {
 def test_generic_adjoint_over_several_chunks(name):
     f, x = LARGE[name]
     assert rel_diff(dfd.grad(f, method="reverse")(x), dfd.grad(f, method="dual")(x)) <= TOL
+
+
+def test_pooled_buffers_the_caller_kept_are_not_reused():
+    """Large values come from a pool reused between calls (dualfd._reverse._VPOOL); a
+    value f handed out (here t.value) must keep its contents through later calls."""
+    kept = []
+
+    def f(t):
+        y = np.sin(t)                     # 2 * 10^4 elements: a pooled buffer
+        kept.append(y.value)
+        return np.sum(y * y)
+
+    x = np.linspace(0.0, 1.0, 20000)
+    g = dfd.grad(f, method="reverse")
+    g0 = g(x)
+    np.testing.assert_allclose(g0, np.sin(2 * x), rtol=1e-14, atol=1e-15)
+    first = np.sin(x)
+    for k in range(1, 4):
+        gk = g(x + k)
+        np.testing.assert_allclose(gk, np.sin(2 * (x + k)), rtol=1e-13, atol=1e-14)
+    np.testing.assert_array_equal(kept[0], first)
+    np.testing.assert_allclose(g0, np.sin(2 * x), rtol=1e-14, atol=1e-15)   # still ours
