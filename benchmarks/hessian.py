@@ -496,15 +496,20 @@ def targets(rows):
     return out
 
 
-def table(rows):
+def table(rows, ref="dual", order=None):
+    """The rows as a markdown table; "x <ref>" is each row's time / the reference
+    method's (key "x_<ref>"); order sorts the problems (default: by name)."""
     t = house.fmt_time
-    lines = ["| problem | n | method | time [IQR] | x f | x dual | error | note |",
+    lines = [f"| problem | n | method | time [IQR] | x f | x {ref} | error | note |",
              "|---|---:|---|---|---:|---:|---:|---|"]
-    for r in sorted(rows, key=lambda r: (r["problem"], r["n"], r.get("median", math.inf))):
+    rank = order.index if order else (lambda p: p)
+    for r in sorted(rows, key=lambda r: (rank(r["problem"]), r["n"],
+                                         r.get("median", math.inf))):
         name = r["method"] if r["library"] == "f" else f"{r['library']} {r['method']}"
+        note = r["note"].replace("|", "/")
         if "median" not in r:
             lines.append(f"| {r['problem']} | {r['n']} | {name} | {r['status']} | | | | "
-                         f"{r['note'].replace('|', '/')} |")
+                         f"{note} |")
             continue
         err = f"{r['error']:.1e}" if "error" in r else "-"
         if r["status"] == "wrong":
@@ -512,20 +517,26 @@ def table(rows):
         lines.append(
             f"| {r['problem']} | {r['n']} | {name} | {t(r['median'])} "
             f"[{t(r['q1'])}–{t(r['q3'])}] | {r['x_f']:.3g} | "
-            + (f"{r['x_dual']:.3g}" if r.get("x_dual") else "-")
-            + f" | {err} | {r['note'].replace('|', '/')} |")
+            + (f"{r['x_' + ref]:.3g}" if r.get("x_" + ref) else "-")
+            + f" | {err} | {note} |")
     return "\n".join(lines)
 
 
-def markdown(report):
-    rows = report["rows"]
-    lines = [f"# Hessians and Hessian-vector products ({report['mode']} run)", "",
+def header(report, title):
+    """The markdown report's first lines: title, machine, versions, missing peers."""
+    lines = [f"# {title} ({report['mode']} run)", "",
              f"{report['machine']}; {report['date']}; total {report['seconds']:.0f} s.",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items())
              + ".", ""]
     if report["missing"]:
         lines += ["Not installed (rows skipped): " + "; ".join(
             f"{lib}: {why}" for lib, why in report["missing"]) + ".", ""]
+    return lines
+
+
+def markdown(report):
+    rows = report["rows"]
+    lines = header(report, "Hessians and Hessian-vector products")
     lines += ["Median time per call of interleaved batches (IQR in brackets); x f = time / "
               "one plain call of f(x) (timed in the same rounds); x dual = time / dualfd's "
               "time (hessian: `hessian(method=\"dual\")`; hvp: `hvp(method=\"dual\")`); "

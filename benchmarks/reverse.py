@@ -45,7 +45,7 @@ for _path in (HERE, HERE.parent / "tests"):   # run.py, hessian.py, translations
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-import hessian         # noqa: E402  (predicted, relative_error, versions: the same rules)
+import hessian         # noqa: E402  (predicted, relative_error, versions, table, header)
 import run as house    # noqa: E402  (run.py: autorange, summarize, stamp, save, fmt_time, log)
 import translations    # noqa: E402  (the Rosenbrock sum in autograd/JAX/PyTorch idiom)
 
@@ -453,37 +453,12 @@ def targets(rows):
 
 
 def table(rows):
-    t = house.fmt_time
-    lines = ["| problem | n | method | time [IQR] | x f | x reverse | error | note |",
-             "|---|---:|---|---|---:|---:|---:|---|"]
-    for r in sorted(rows, key=lambda r: (PROBLEMS.index(r["problem"]), r["n"],
-                                         r.get("median", math.inf))):
-        name = r["method"] if r["library"] == "f" else f"{r['library']} {r['method']}"
-        note = r["note"].replace("|", "/")
-        if "median" not in r:
-            lines.append(f"| {r['problem']} | {r['n']} | {name} | {r['status']} | | | | "
-                         f"{note} |")
-            continue
-        err = f"{r['error']:.1e}" if "error" in r else "-"
-        if r["status"] == "wrong":
-            err += " WRONG"
-        lines.append(
-            f"| {r['problem']} | {r['n']} | {name} | {t(r['median'])} "
-            f"[{t(r['q1'])}–{t(r['q3'])}] | {r['x_f']:.3g} | "
-            + (f"{r['x_reverse']:.3g}" if r.get("x_reverse") else "-")
-            + f" | {err} | {note} |")
-    return "\n".join(lines)
+    return hessian.table(rows, "reverse", PROBLEMS)
 
 
 def markdown(report):
     rows = report["rows"]
-    lines = [f"# Reverse-mode gradients ({report['mode']} run)", "",
-             f"{report['machine']}; {report['date']}; total {report['seconds']:.0f} s.",
-             "Versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items())
-             + ".", ""]
-    if report["missing"]:
-        lines += ["Not installed (rows skipped): " + "; ".join(
-            f"{lib}: {why}" for lib, why in report["missing"]) + ".", ""]
+    lines = hessian.header(report, "Reverse-mode gradients")
     lines += ["Median time per gradient of interleaved batches (IQR in brackets); x f = "
               "time / one plain NumPy call of f(x) (timed in the same rounds; for dualfd "
               "reverse this is grad/f); x reverse = time / dualfd `grad(method=\"reverse\")`"

@@ -778,22 +778,15 @@ _ATTRS = {
 
 # --- rules, ufuncs and the function table ------------------------------------------------
 
-cdef int _rule(u):
-    return _UFUNCS[u][1]
-
-cdef int U_NEGATIVE = _rule(np.negative)
-cdef int U_POSITIVE = _rule(np.positive)
-cdef int U_ABSOLUTE = _rule(np.absolute)
-cdef int U_SQUARE = _rule(np.square)
-cdef int B_ADD = _rule(np.add)
-cdef int B_SUBTRACT = _rule(np.subtract)
-cdef int B_MULTIPLY = _rule(np.multiply)
-cdef int B_DIVIDE = _rule(np.divide)
-cdef int B_POWER = _rule(np.power)
-cdef int B_REMAINDER = _rule(np.remainder)
-cdef int B_FLOOR_DIVIDE = _rule(np.floor_divide)
-cdef int B_MAXIMUM = _rule(np.maximum)
-cdef int B_MINIMUM = _rule(np.minimum)
+# the rules the operators and compositions use, by index (the Dual's table)
+cdef int U_NEGATIVE, U_POSITIVE, U_ABSOLUTE, U_SQUARE, U_SQRT, B_ADD, B_SUBTRACT, \
+    B_MULTIPLY, B_DIVIDE, B_POWER, B_REMAINDER, B_FLOOR_DIVIDE, B_MAXIMUM, B_MINIMUM
+(U_NEGATIVE, U_POSITIVE, U_ABSOLUTE, U_SQUARE, U_SQRT, B_ADD, B_SUBTRACT, B_MULTIPLY,
+ B_DIVIDE, B_POWER, B_REMAINDER, B_FLOOR_DIVIDE, B_MAXIMUM, B_MINIMUM) = [
+    _UFUNCS[u][1] for u in (
+        np.negative, np.positive, np.absolute, np.square, np.sqrt, np.add, np.subtract,
+        np.multiply, np.divide, np.power, np.remainder, np.floor_divide, np.maximum,
+        np.minimum)]
 
 
 cdef object _power(a, b):
@@ -1406,7 +1399,7 @@ def _r_std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
                correction=correction)
     if r is _FALLBACK or np.any((<Tracer>r).value == 0):
         return _FALLBACK                             # sqrt at 0: the Dual decides
-    return _unary(np.sqrt, _rule(np.sqrt), <Tracer>r)
+    return _unary(np.sqrt, U_SQRT, <Tracer>r)
 
 
 def _r_norm(x, ord=None, axis=None, keepdims=False):
@@ -1420,7 +1413,7 @@ def _r_norm(x, ord=None, axis=None, keepdims=False):
     r = _sum_like(x * x, axis, keepdims, False)
     if np.any((<Tracer>r).value == 0):
         return _FALLBACK                             # the Dual's subgradient 0 at 0
-    return _unary(np.sqrt, _rule(np.sqrt), <Tracer>r)
+    return _unary(np.sqrt, U_SQRT, <Tracer>r)
 
 
 def _r_diff(a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
