@@ -415,18 +415,7 @@ def run_case(case, methods, mode, history, build=None):
             continue
         timers[m.name] = timeit.Timer(thunk)
         row["_name"] = m.name
-    times = {name: [] for name in timers}
-    numbers, runs = {}, {}
-    for name, timer in timers.items():
-        probe = timer.timeit(1)
-        if probe >= settings.min_time:
-            numbers[name], runs[name] = 1, max(1, min(repeat, int(budget / probe)))
-        else:
-            numbers[name], runs[name] = house.autorange(timer, settings.min_time), repeat
-    for r in range(repeat):   # interleaved rounds
-        for name, timer in timers.items():
-            if r < runs[name]:
-                times[name].append(timer.timeit(numbers[name]) / numbers[name])
+    times, numbers = interleaved(timers, settings, repeat, budget)
     bare.update(house.summarize(times["f"]), number=numbers["f"])
     for row in rows:
         name = row.pop("_name", None)
@@ -494,6 +483,25 @@ def targets(rows):
     add(f"dualfd results off the exact one by > {WRONG_BEYOND:.0e} relative"
         + (f" ({'; '.join(wrong)})" if wrong else ""), str(len(wrong)), "0", not wrong)
     return out
+
+
+def interleaved(timers, settings, repeat, budget):
+    """Time every timer in interleaved rounds, so that machine load hits every method
+    alike: (times per call by name, calls per measurement by name).  A timer whose one
+    call takes settings.min_time or more is repeated at most budget / that time."""
+    times = {name: [] for name in timers}
+    numbers, runs = {}, {}
+    for name, timer in timers.items():
+        probe = timer.timeit(1)
+        if probe >= settings.min_time:
+            numbers[name], runs[name] = 1, max(1, min(repeat, int(budget / probe)))
+        else:
+            numbers[name], runs[name] = house.autorange(timer, settings.min_time), repeat
+    for r in range(repeat):
+        for name, timer in timers.items():
+            if r < runs[name]:
+                times[name].append(timer.timeit(numbers[name]) / numbers[name])
+    return times, numbers
 
 
 def table(rows, ref="dual", order=None):

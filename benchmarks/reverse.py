@@ -357,18 +357,7 @@ def run_case(case, methods, mode, history, build=None):
             continue
         timers[m.name] = timeit.Timer(thunk)
         row["_name"] = m.name
-    times = {name: [] for name in timers}
-    numbers, runs = {}, {}
-    for name, timer in timers.items():
-        probe = timer.timeit(1)
-        if probe >= settings.min_time:
-            numbers[name], runs[name] = 1, max(1, min(repeat, int(budget / probe)))
-        else:
-            numbers[name], runs[name] = house.autorange(timer, settings.min_time), repeat
-    for r in range(repeat):   # interleaved rounds: machine load hits every method alike
-        for name, timer in timers.items():
-            if r < runs[name]:
-                times[name].append(timer.timeit(numbers[name]) / numbers[name])
+    times, numbers = hessian.interleaved(timers, settings, repeat, budget)
     bare.update(house.summarize(times["f"]), number=numbers["f"])
     for row in rows:
         name = row.pop("_name", None)
