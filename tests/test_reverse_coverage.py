@@ -41,8 +41,6 @@ KNOWN = {eid: (TypeError, f"{_OBJECT}: {what}") for eid, what in {
     "index.int64-cast": "np.int64(t) (an integer cast, derivative 0, which the Dual "
                         "allows; Tracer.__int__ exists but np.int64 goes through __array__)",
 }.items()}
-KNOWN["method.fill"] = (TypeError, "y[1:3].fill(v) writes through a view: refused in "
-                        "reverse mode by design (_SHARED_WRITE); the Dual writes through")
 KNOWN["linalg.pinv-low-rank"] = (
     ValueError, "pinv(x^T x) of a rank-2 3x3 matrix: the generic adjoint (_fallback) "
     "seeds the identity over all 9 entries of the matrix, including rank-changing "

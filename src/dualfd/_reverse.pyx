@@ -261,7 +261,6 @@ cdef Tracer _new(Tape tape, value):
     r.value = _contiguous(value)
     cnp.PyArray_CLEARFLAGS(<cnp.ndarray>r.value, cnp.NPY_ARRAY_WRITEABLE)
     r.node = tape.node(r.value)
-    r.shared = False
     r.readonly = False
     return r
 
@@ -459,8 +458,8 @@ cdef object _view_of(Tracer x, v):
         sx[d] = vs[d] // 8
     _natural(v.shape, sy)
     cdef Tracer r = _acc(x, v.shape, off // 8, sx, sy, v, 1.0)
-    r.shared = True
-    x.shared = True
+    r._base = x
+    x._nviews += 1
     return r
 
 
@@ -486,8 +485,19 @@ cdef class Tracer:
     cdef readonly object value
     cdef readonly Py_ssize_t node
     cdef Tape tape
-    cdef bint shared     # NumPy would share its memory with another array
     cdef bint readonly   # a broadcast view: NumPy refuses writes
+    # NumPy semantics of views: _base is the traced array this one views (None: it owns
+    # its memory), _key the basic index that made it (None: another function), and
+    # _nviews the number of live views of this one.  A write through a view reaches its
+    # base as a recorded assignment; a write that would have to reach other live views
+    # raises instead.
+    cdef Tracer _base
+    cdef object _key
+    cdef Py_ssize_t _nviews
+
+    def __dealloc__(self):
+        if self._base is not None:
+            self._base._nviews -= 1
 
     __array_priority__ = 1000
 
@@ -604,15 +614,17 @@ cdef class Tracer:
     def __imatmul__(self, o): return self._rebind(self @ o)
 
     def _rebind(self, r):
+        """This array takes r's values (an in-place operation's result)."""
         cdef Tracer t
         if type(r) is not Tracer:
             r = _lift(self.tape, r)
         t = <Tracer>r
-        self._writable()
         if t.value.shape != self.value.shape:
             raise ValueError(f"non-broadcastable output operand with shape "
                              f"{self.value.shape} doesn't match the broadcast shape "
                              f"{t.value.shape}")
+        if self._through():
+            self._base._assign(self._key, t)
         self.value = t.value
         self.node = t.node
         return self
@@ -623,19 +635,39 @@ cdef class Tracer:
         v = self.value[key]
         r = _view_of(self, v)
         if r is not None:
+            if r is not self:
+                (<Tracer>r)._key = key
             return r
         src = np.arange(self.value.size, dtype=np.int64).reshape(self.value.shape)[key]
         return _gather(self, _new(self.tape, v), src)
 
-    cdef _writable(self):
+    cdef bint _through(self) except -1:
+        """Whether a write into this array must also reach its base (a view): True if
+        it can be recorded there, else an exception."""
         if self.readonly:
             raise ValueError("assignment destination is read-only (np.broadcast_to "
                              "returns a read-only view)")
-        if self.shared:
+        if self._nviews > 0:
             raise TypeError(_SHARED_WRITE)
+        if self._base is None:
+            return False
+        # one level of basic indexing, and no other live view of the base to update
+        if self._key is None or self._base._base is not None or self._base._nviews != 1 \
+                or self._base.readonly:
+            raise TypeError(_SHARED_WRITE)
+        return True
 
     def __setitem__(self, key, val):
-        self._writable()
+        if type(val) is Tracer and (<Tracer>val)._base is self and \
+                (<Tracer>val)._key is key and not self.readonly:
+            return      # y[k] = y[k], the end of y[k] += v: the values are already there
+        cdef bint through = self._through()
+        self._assign(key, val)
+        if through:
+            self._base._assign(self._key, self)
+
+    cdef _assign(self, key, val):
+        """Record self[key] = val: a new node for self, gathered from the old and val."""
         cdef Tracer old = self, tv = None, r
         if type(val) is Tracer:
             _tape_of(self, val)
@@ -675,9 +707,10 @@ cdef class Tracer:
 
 
 _SHARED_WRITE = ("an in-place write into a traced array that shares memory with another "
-                 "(a view such as x[1:] or x.T, or an array such views were taken from) "
-                 "cannot be recorded in reverse mode: the write would have to reach the "
-                 "other array. Copy first (y = x.copy(); y[...] = ...), or use "
+                 "cannot be recorded in reverse mode: a write into an array while views of "
+                 "it (x[1:], x.T) are alive, or through a view that is not one basic index "
+                 "of an array with no other live view, would have to reach those arrays "
+                 "too. Copy first (y = x.copy(); y[...] = ...), or use "
                  "method='dual'")
 
 
@@ -745,7 +778,9 @@ def _r_put(a, ind, v, mode="raise"):
     if type(a) is not Tracer:
         return _FALLBACK
     cdef Tracer t = <Tracer>a, tv = None
-    t._writable()
+    if t._base is not None or t._nviews or t.readonly:
+        t._through()                  # raises: put through a view is not recorded
+        raise TypeError(_SHARED_WRITE)
     if type(v) is Tracer:
         _tape_of(t, v)
         tv = <Tracer>v
@@ -1047,8 +1082,8 @@ def _r_broadcast_to(array, shape, subok=False):
     # loop over y: gx[i . sx] += gy[i . sy]  (the adjoint of a broadcast is a sum)
     cdef Tracer r = _acc(x, y.shape, 0, sx, sy, np.ascontiguousarray(y), 1.0)
     r.readonly = True                # NumPy: a read-only view of x
-    r.shared = True
-    x.shared = True
+    r._base = x
+    x._nviews += 1
     return r
 
 
