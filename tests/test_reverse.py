@@ -13,7 +13,7 @@ import pytest
 from scipy.optimize import rosen, rosen_der
 
 import dualfd as dfd
-from dualfd import Dual
+from dualfd import Dual, _reverse
 
 from test_reverse_rules import TOL, rel_diff
 
@@ -732,3 +732,31 @@ def test_pooled_buffers_the_caller_kept_are_not_reused():
         np.testing.assert_allclose(gk, np.sin(2 * (x + k)), rtol=1e-13, atol=1e-14)
     np.testing.assert_array_equal(kept[0], first)
     np.testing.assert_allclose(g0, np.sin(2 * x), rtol=1e-14, atol=1e-15)   # still ours
+
+
+_C = np.random.default_rng(7).standard_normal((3, 4, 2))
+CONTRACTIONS = {
+    "inner-1d": lambda x: np.inner(x[:4], x[4:8]),
+    "inner-nd": lambda x: np.sum(np.inner(x.reshape(2, 3, 4), x[:8].reshape(2, 4)) ** 2),
+    "inner-constant": lambda x: np.sum(np.inner(x.reshape(6, 4), _C[0].T) ** 2),
+    "vdot": lambda x: np.vdot(x.reshape(4, 6), x[::-1].reshape(4, 6)),
+    "tensordot-2": lambda x: np.sum(np.tensordot(x.reshape(2, 3, 4), x.reshape(3, 4, 2)) ** 2),
+    "tensordot-pairs": lambda x: np.sum(
+        np.tensordot(x.reshape(2, 3, 4), _C, axes=([1, 2], [0, 1])) ** 2),
+    "tensordot-0": lambda x: np.sum(np.tensordot(x[:3], x[3:5], axes=0) ** 2),
+    "tensordot-negative": lambda x: np.sum(
+        np.tensordot(x.reshape(4, 6), x.reshape(6, 4), axes=(-1, 0)) ** 2),
+    "trace": lambda x: np.trace(x[:16].reshape(4, 4)) + np.sum(
+        np.trace(x.reshape(2, 3, 4), offset=1, axis1=1, axis2=2) ** 2),
+}
+
+
+@pytest.mark.parametrize("f", CONTRACTIONS.values(), ids=list(CONTRACTIONS))
+def test_contractions_written_as_einsum(f):
+    """inner, vdot, tensordot and trace have adjoints of their own (einsum strings,
+    a diagonal's sum): values are NumPy's to rounding, gradients the Dual's."""
+    x = np.random.default_rng(8).standard_normal(24)
+    v, g = dfd.value_and_grad(f, method="reverse")(x)
+    assert abs(v - f(x)) <= 1e-14 * max(1.0, abs(f(x)))
+    assert rel_diff(g, dfd.grad(f, method="dual")(x)) <= TOL
+    assert {"inner", "vdot", "tensordot", "trace"} <= set(_reverse._dedicated())

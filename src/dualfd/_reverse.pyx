@@ -1532,6 +1532,69 @@ def _r_einsum(*operands, out=None, optimize=False, **kw):
     return _linalg(np.einsum, [a, b], [np.asarray(y)], adjoint)[0]
 
 
+# Contractions written as the einsum above (letters spelled out, so that its
+# two-operand adjoint applies) and trace as the sum of a diagonal.
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _contract(a, b, sa, sb, so):
+    if max(len(sa), len(sb), len(so)) > len(_LETTERS) or (type(a) is not Tracer
+                                                         and type(b) is not Tracer):
+        return _FALLBACK
+    return _r_einsum(f"{sa},{sb}->{so}", a, b)
+
+
+def _r_inner(a, b):
+    na, nb = np.ndim(_cmp(a)), np.ndim(_cmp(b))
+    if na == 0 or nb == 0:
+        return _binary(np.multiply, B_MULTIPLY, a, b)
+    if na + nb - 1 > len(_LETTERS):
+        return _FALLBACK
+    la, lb = _LETTERS[:na - 1], _LETTERS[na - 1:na + nb - 2]
+    k = _LETTERS[na + nb - 2]
+    return _contract(a, b, la + k, lb + k, la + lb)
+
+
+def _r_vdot(a, b):
+    ra = np.ravel(a) if type(a) is Tracer else _const(a).ravel()
+    rb = np.ravel(b) if type(b) is Tracer else _const(b).ravel()
+    return _matmul(ra, rb)
+
+
+def _r_tensordot(a, b, axes=2):
+    na, nb = np.ndim(_cmp(a)), np.ndim(_cmp(b))
+    try:
+        if isinstance(axes, (int, np.integer)):
+            ax_a = list(range(na - int(axes), na))
+            ax_b = list(range(int(axes)))
+        else:
+            ax_a, ax_b = axes
+            ax_a = [int(ax_a)] if isinstance(ax_a, (int, np.integer)) else list(ax_a)
+            ax_b = [int(ax_b)] if isinstance(ax_b, (int, np.integer)) else list(ax_b)
+        ax_a = [d % na for d in ax_a]
+        ax_b = [d % nb for d in ax_b]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return _FALLBACK             # NumPy's own error, through the Dual
+    if len(ax_a) != len(ax_b) or len(set(ax_a)) != len(ax_a) or len(set(ax_b)) != len(ax_b) \
+            or na + nb > len(_LETTERS):
+        return _FALLBACK
+    sa = list(_LETTERS[:na])
+    sb = list(_LETTERS[na:na + nb])
+    for i, j in zip(ax_a, ax_b):
+        sb[j] = sa[i]
+    so = [c for d, c in enumerate(sa) if d not in ax_a] + \
+         [c for d, c in enumerate(sb) if d not in ax_b]
+    return _contract(a, b, "".join(sa), "".join(sb), "".join(so))
+
+
+def _r_trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    if type(a) is not Tracer or dtype is not None or out is not None \
+            or (<Tracer>a).value.ndim < 2:
+        return _FALLBACK
+    return np.sum(np.diagonal(a, offset, axis1, axis2), axis=-1)
+
+
 _REV = {np.sum: _r_sum, np.mean: _r_mean, np.broadcast_to: _r_broadcast_to,
         np.matmul: _r_matmul, np.dot: _r_dot, np.copy: _r_copy, np.clip: _r_clip,
         np.max: _r_extreme(np.max, np.argmax), np.min: _r_extreme(np.min, np.argmin),
@@ -1542,7 +1605,8 @@ _REV = {np.sum: _r_sum, np.mean: _r_mean, np.broadcast_to: _r_broadcast_to,
         np.linalg.slogdet: _r_slogdet, np.linalg.cholesky: _r_cholesky,
         np.var: _r_var, np.std: _r_std, np.linalg.norm: _r_norm, np.diff: _r_diff,
         np.outer: _r_outer, np.cumsum: _r_cumsum, np.prod: _r_prod,
-        np.einsum: _r_einsum, np.put: _r_put,
+        np.einsum: _r_einsum, np.put: _r_put, np.inner: _r_inner, np.vdot: _r_vdot,
+        np.tensordot: _r_tensordot, np.trace: _r_trace,
         np.real: lambda val: val if type(val) is Tracer else _FALLBACK}
 for _f, _spec in _MOVE.items():
     if _f not in _REV:
