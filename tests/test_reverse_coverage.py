@@ -20,27 +20,7 @@ from test_reverse_rules import TOL, rel_diff
 
 # Entries where reverse mode differs from the Dual today: (exception the test fails
 # with, reason).  Strict, so that a fix shows up as an XPASS to remove here.
-_OBJECT = ("the Dual follows this code through an object array of 0-d Duals (np.array / "
-           "np.asarray of Duals or of a list of them); a Tracer refuses any conversion to "
-           "an ndarray (Tracer.__array__ raises TypeError)")
-KNOWN = {eid: (TypeError, f"{_OBJECT}: {what}") for eid, what in {
-    "array-from-scalars": "np.array([x, x * 1.0, x + 2.5])",
-    "array-from-scalars-2d": "np.array([[x, ...], [...]]) of 0-d tracers",
-    "array-from-scalar": "np.array(x) of a 0-d tracer",
-    "array-from-arrays": "np.array([x, x])",
-    "array-from-arrays-nested": "np.array([[2 * x, x + 1], [x, x]])",
-    "append-list": "np.append(list(a), b): a list of 0-d tracers",
-    "mean-list": "np.mean([x, x + 2.0]): a list of tracers (the fallback converts it)",
-    "std-list": "np.std([x, x + 2.0])",
-    "var-list": "np.var([x, x + 2.0])",
-    "linalg.norm-list": "np.linalg.norm([x, x + 2.0])",
-    "r_": "np.r_[...] converts its items with np.array",
-    "r_-range": "np.r_[...] converts its items with np.array",
-    "c_": "np.c_[...] converts its items with np.array",
-    "special.softmax": "SciPy's softmax calls xp.asarray(x)",
-    "index.int64-cast": "np.int64(t) (an integer cast, derivative 0, which the Dual "
-                        "allows; Tracer.__int__ exists but np.int64 goes through __array__)",
-}.items()}
+KNOWN = {}
 KNOWN["linalg.pinv-low-rank"] = (
     ValueError, "pinv(x^T x) of a rank-2 3x3 matrix: the generic adjoint (_fallback) "
     "seeds the identity over all 9 entries of the matrix, including rank-changing "

@@ -336,6 +336,8 @@ cdef object _unary(ufunc, int rule, Tracer x):
 
 
 cdef object _binary(ufunc, int rule, a, b):
+    a = _unobject(a)
+    b = _unobject(b)
     cdef Tape tape = _tape_of(a, b)
     av = _const(a)
     bv = _const(b)
@@ -515,7 +517,9 @@ cdef class Tracer:
 
     @property
     def dtype(self):
-        return _float64
+        # object, as the Dual's: NumPy code that casts with a.dtype.type (np.mean of a
+        # list) keeps the traced value instead of converting it to a float
+        return _OBJECT
 
     @property
     def T(self):
@@ -554,11 +558,20 @@ cdef class Tracer:
         self.__float__()
 
     def __array__(self, dtype=None, copy=None):
-        raise TypeError(
-            "a traced array cannot become a plain NumPy array (np.asarray, np.array, "
-            "a NumPy function reverse mode does not support): its derivative would be "
-            "lost. Use NumPy functions on it (see dualfd.Dual.supported_functions()), "
-            + _FD_HINT)
+        # np.asarray(t) (SciPy's rosen does it, and np.array([t0, t1]) asks each item):
+        # an object array of 0-d traced elements, as the Dual gives.  NumPy's object
+        # loops then call the elements' own operators and methods, so derivatives flow
+        # through, one record per element and operation (slow, never silently wrong:
+        # any conversion to floats raises); _pack makes one traced array of it again.
+        if dtype is not None and np.dtype(dtype).kind in "biu":
+            return self.value.astype(dtype)      # piecewise constant: derivative 0
+        if dtype is not None and np.dtype(dtype) != _OBJECT:
+            raise TypeError(
+                f"np.asarray(x, dtype={np.dtype(dtype)}) of a traced array, or storing it "
+                f"into a float array, would drop its derivative: call np.asarray(x) "
+                "without dtype= (derivatives then flow through an object array), build "
+                "arrays with np.zeros_like(x) or np.stack, " + _FD_HINT)
+        return _elements(self)
 
     def __int__(self):
         return int(self.value)
@@ -693,6 +706,9 @@ cdef class Tracer:
         if f is None:
             f = _METHODS.get(name)
             if f is None:
+                # NumPy's object loops call np.sin(a) as a.sin()
+                f = _UFUNC_BY_NAME.get(name)
+            if f is None:
                 raise AttributeError(f"'Tracer' object has no attribute {name!r} (reverse "
                                      "mode supports the ndarray methods that are NumPy "
                                      "functions)")
@@ -712,6 +728,56 @@ _SHARED_WRITE = ("an in-place write into a traced array that shares memory with 
                  "of an array with no other live view, would have to reach those arrays "
                  "too. Copy first (y = x.copy(); y[...] = ...), or use "
                  "method='dual'")
+
+
+cdef object _OBJECT = np.dtype(object)
+_UFUNC_BY_NAME = {u.__name__: u for u, e in _UFUNCS.items() if e[0] in (1, 2, 5)}
+
+
+cdef object _elements(Tracer t):
+    """An object array of t's shape holding its elements as 0-d traced arrays."""
+    out = np.empty(t.value.shape, dtype=object)
+    flat = out.reshape(-1)
+    vals = t.value.reshape(-1)
+    cdef Py_ssize_t i
+    cdef Py_ssize_t s[1]
+    s[0] = 0
+    for i in range(t.value.size):
+        flat[i] = _acc(t, (), i, s, s, vals[i:i + 1].reshape(()), 1.0)
+    return out
+
+
+cdef object _pack(a):
+    """An object array (np.asarray of traced arrays, NumPy's object loops) as one traced
+    array when it holds traced elements, else a float array; TypeError for anything
+    that is not a real number or a 0-d traced array."""
+    flat = a.reshape(-1)
+    pieces = []
+    cdef bint traced = False
+    for e in flat:
+        if type(e) is Tracer:
+            if (<Tracer>e).value.ndim:
+                raise TypeError("an object array whose items are traced arrays of "
+                                f"shape {(<Tracer>e).value.shape}: use np.stack or "
+                                "np.concatenate to combine traced arrays")
+            traced = True
+            pieces.append(e)
+        else:
+            v = np.asarray(e)
+            if v.dtype.kind not in "biuf" or v.ndim:
+                raise TypeError(f"an object array holding {type(e).__name__} met a traced "
+                                "array: only real numbers and 0-d traced arrays combine")
+            pieces.append(float(v))
+    if not traced:
+        return np.array(pieces, dtype=np.float64).reshape(a.shape)
+    return np.reshape(np.stack(pieces), a.shape)
+
+
+cdef object _unobject(o):
+    """o, with an object ndarray (of traced elements) packed into one traced array."""
+    if type(o) is np.ndarray and (<cnp.ndarray>o).descr.type_num == cnp.NPY_OBJECT:
+        return _pack(o)
+    return o
 
 
 cdef object _cmp(o):
@@ -852,6 +918,7 @@ cdef object _ufunc(ufunc, str method, tuple inputs, dict kwargs):
     for i in inputs:
         if isinstance(i, Dual):
             _const(i)
+    inputs = tuple([_unobject(i) for i in inputs])
     if method == "__call__":
         out = kwargs.pop("out", None)
         if type(out) is tuple:
@@ -1102,6 +1169,8 @@ cdef object _unbroadcast(g, tuple shape):
 cdef object _matmul(a, b):
     """C = A @ B; gA = gC B^T, gB = A^T gC (Giles 2008, sec. 2.3.2), a 1-d operand
     promoted as matmul promotes it, batch dimensions summed back."""
+    a = _unobject(a)
+    b = _unobject(b)
     cdef Tape tape = _tape_of(a, b)
     av = _const(a)
     bv = _const(b)
@@ -1259,6 +1328,9 @@ def _move(func, spec, args, kwargs):
             slots.append((args, p))
         else:
             return _FALLBACK
+    for c, i in slots:                       # a list of traced values is one array
+        if (type(c[i]) is list or type(c[i]) is tuple) and _has_tracer(c[i]):
+            c[i] = _pack(np.array(c[i], dtype=object))
     data = [c[i] for c, i in slots]
     traced = [d for d in data if type(d) is Tracer]
     if not traced:
@@ -1620,10 +1692,21 @@ cdef object _output(r):
     if type(r) is Tracer:
         return r
     if isinstance(r, (list, tuple)) and _has_tracer(r):
-        return np.stack(r) if len(r) else np.zeros(0)
+        r = np.array(r, dtype=object) if all(type(e) is Tracer and not e.ndim
+                                             for e in r) else np.stack(r)
+        if type(r) is Tracer:
+            return r
     if isinstance(r, Dual):
         _const(r)
     a = np.asarray(r)
+    if a.dtype.kind == "O":
+        try:
+            a = _pack(a)
+        except TypeError as e:
+            raise TypeError(f"f must return real numbers or traced arrays; it returned "
+                            f"{type(r).__name__}: {e}") from None
+        if type(a) is Tracer:
+            return a
     if a.dtype.kind not in "biuf":
         raise TypeError(f"f must return real numbers or traced arrays; it returned "
                         f"{type(r).__name__}" + (f" of dtype {a.dtype}" if a.dtype.kind
