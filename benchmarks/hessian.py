@@ -636,14 +636,22 @@ def main(argv=None, build=None):
               "versions": versions(libs, missing),
               "goals": {"wrong_beyond": WRONG_BEYOND, "exact": EXACT_GOAL, "peer": PEER_GOAL,
                         "jit": JIT_GOAL, "hvp": HVP_GOAL}}
+    return finish(report, start, args.out, "hessian", targets, plot, markdown)
+
+
+def finish(report, start, out, stem, targets, plot, markdown):
+    """Stamp the report, evaluate its targets, plot, write <stem>.json/.md/.png to out;
+    the exit status: 1 if any dualfd result was wrong (a broken engine never yields a
+    table without saying so)."""
+    rows = report["rows"]
     report["versions"]["scipy"] = scipy.__version__
     house.stamp(report, start)
     report["targets"] = targets(rows)
-    png = plot(report, args.out / "hessian.png")
+    png = plot(report, out / f"{stem}.png")
     report["plot"] = png.name if png else None
     if png is None:
-        house.log("matplotlib is not importable: no hessian.png")
-    house.save(report, args.out, "hessian", markdown(report))
+        house.log(f"matplotlib is not importable: no {stem}.png")
+    house.save(report, out, stem, markdown(report))
     wrong = [r for r in rows if r["status"] == "wrong"]
     if wrong:
         house.log(f"{len(wrong)} dualfd result(s) wrong: "

@@ -533,19 +533,7 @@ def main(argv=None, build=None):
               "goals": {"wrong_beyond": WRONG_BEYOND, "exact": EXACT_GOAL, "peer": PEER_GOAL,
                         "jit": JIT_GOAL, "jit_n": JIT_GOAL_N, "one_shot": ONE_SHOT_GOAL,
                         "grad_f": GRAD_F_GOAL}}
-    report["versions"]["scipy"] = scipy.__version__
-    house.stamp(report, start)
-    report["targets"] = targets(rows)
-    png = plot(report, args.out / "reverse.png")
-    report["plot"] = png.name if png else None
-    if png is None:
-        house.log("matplotlib is not importable: no reverse.png")
-    house.save(report, args.out, "reverse", markdown(report))
-    wrong = [r for r in rows if r["status"] == "wrong"]
-    if wrong:
-        house.log(f"{len(wrong)} dualfd result(s) wrong: "
-                  + "; ".join(f"{r['case']}: {r['method']}: {r['note']}" for r in wrong))
-    return 1 if wrong else 0
+    return hessian.finish(report, start, args.out, "reverse", targets, plot, markdown)
 
 
 if __name__ == "__main__":
