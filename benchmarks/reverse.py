@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import scipy
 from scipy.optimize import rosen_der
 from scipy.special import expit
 
