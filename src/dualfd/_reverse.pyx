@@ -38,6 +38,8 @@ from libc.stdlib cimport free
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 
+from ._arrays cimport not_a_sequence
+
 import numpy as np
 
 from ._dual import _core as _dual_core
@@ -1030,6 +1032,13 @@ def _rewrap(o, it):
     return o
 
 
+cdef object _py_record(Tape tape, adjoint, list in_nodes, list out_nodes):
+    """A PY record: adjoint(output adjoints) -> contributions to the inputs' adjoints."""
+    cdef dfd_rec *rec = tape.push(DFD_R_PY, out_nodes[0])
+    rec.aux = len(tape.py)
+    tape.py.append((adjoint, in_nodes, out_nodes))
+
+
 cdef object _fallback(func, args, kwargs):
     leaves = []
     def collect(t):
@@ -1068,16 +1077,8 @@ cdef object _fallback(func, args, kwargs):
         return [acc[offs[j]:offs[j + 1]] for j in range(len(values))]
 
     tape.keep.append(values)
-    cdef dfd_rec *rec = tape.push(DFD_R_PY, out_nodes[0])
-    rec.aux = len(tape.py)
-    tape.py.append((adjoint, in_nodes, out_nodes))
+    _py_record(tape, adjoint, in_nodes, out_nodes)
     return _rewrap(out, iter(tracers))
-
-
-cdef object _py_record(Tape tape, adjoint, list in_nodes, list out_nodes):
-    cdef dfd_rec *rec = tape.push(DFD_R_PY, out_nodes[0])
-    rec.aux = len(tape.py)
-    tape.py.append((adjoint, in_nodes, out_nodes))
 
 
 # --- dedicated adjoints ------------------------------------------------------------------
@@ -1408,8 +1409,9 @@ cdef object _mT(a):
     return np.swapaxes(a, -1, -2)
 
 
-def _linalg(func, ins, values, adjoint):
-    """The node(s) of a linalg result, with a PY record for its adjoint."""
+def _py_result(ins, values, adjoint):
+    """The nodes of `values`, a result computed with NumPy from the traced or constant
+    operands `ins`, with a PY record for its adjoint."""
     cdef Tape tape = _common_tape([t for t in ins if type(t) is Tracer])
     outs = [_new(tape, v) for v in values]
     tape.keep.append(values)
@@ -1424,7 +1426,7 @@ def _r_inv(a):
     C = np.linalg.inv((<Tracer>a).value)
     def adjoint(gs):                 # A_bar = -C^T C_bar C^T
         return [-np.matmul(_mT(C), np.matmul(gs[0], _mT(C)))]
-    return _linalg(np.linalg.inv, [a], [C], adjoint)[0]
+    return _py_result([a], [C], adjoint)[0]
 
 
 def _r_solve(a, b):
@@ -1436,7 +1438,7 @@ def _r_solve(a, b):
         gb = np.linalg.solve(av.T, gs[0])
         ga = -np.outer(gb, x) if bv.ndim == 1 else -gb @ x.T
         return [ga if type(a) is Tracer else None, gb if type(b) is Tracer else None]
-    return _linalg(np.linalg.solve, [a, b], [x], adjoint)[0]
+    return _py_result([a, b], [x], adjoint)[0]
 
 
 def _r_det(a):
@@ -1449,7 +1451,7 @@ def _r_det(a):
     Ci = _mT(np.linalg.inv(A))
     def adjoint(gs):                 # A_bar = d_bar d A^-T
         return [(np.asarray(gs[0]) * d)[..., None, None] * Ci]
-    return _linalg(np.linalg.det, [a], [np.asarray(d)], adjoint)[0]
+    return _py_result([a], [np.asarray(d)], adjoint)[0]
 
 
 def _r_slogdet(a):
@@ -1462,7 +1464,7 @@ def _r_slogdet(a):
     Ci = _mT(np.linalg.inv(A))
     def adjoint(gs):                 # A_bar = l_bar A^-T (the sign is constant)
         return [np.asarray(gs[0])[..., None, None] * Ci]
-    logdet = _linalg(np.linalg.slogdet, [a], [np.asarray(res.logabsdet)], adjoint)[0]
+    logdet = _py_result([a], [np.asarray(res.logabsdet)], adjoint)[0]
     return type(res)(np.asarray(res.sign), logdet)
 
 
@@ -1482,7 +1484,7 @@ def _r_cholesky(a, *, upper=False):
         if upper:
             return [np.triu(G) + np.triu(_mT(G), 1)]
         return [np.tril(G) + np.tril(_mT(G), -1)]
-    return _linalg(np.linalg.cholesky, [a], [C], adjoint)[0]
+    return _py_result([a], [C], adjoint)[0]
 
 
 # Functions written as compositions of the recorded operations above: NumPy's own
@@ -1495,8 +1497,11 @@ def _r_var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
             or correction is not np._NoValue:
         return _FALLBACK
     v = (<Tracer>a).value
-    count = v.size // max(1, np.add.reduce(v, axis=axis, keepdims=True).size)
-    d = a - _sum_like(a, axis, True, True)          # numpy: a - mean, squared, summed
+    m = _sum_like(a, axis, True, True)              # (validates axis, as NumPy does)
+    count = 1
+    for d in _axes(axis, v.ndim):
+        count *= v.shape[d]
+    d = a - m                                        # numpy: a - mean, squared, summed
     return _sum_like(d * d, axis, keepdims, False) / max(count - ddof, 0)
 
 
@@ -1554,7 +1559,7 @@ def _r_cumsum(a, axis=None, dtype=None, out=None):
         if axis is None:
             return [np.cumsum(g[::-1])[::-1].reshape(v.shape)]
         return [np.flip(np.cumsum(np.flip(g, axis), axis), axis)]
-    return _linalg(np.cumsum, [a], [y], adjoint)[0]
+    return _py_result([a], [y], adjoint)[0]
 
 
 def _r_prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoValue,
@@ -1570,7 +1575,7 @@ def _r_prod(a, axis=None, dtype=None, out=None, keepdims=False, initial=np._NoVa
     def adjoint(gs):                 # d prod / d x_i = prod / x_i
         g = np.reshape(gs[0], yk.shape)
         return [g * yk / v]
-    return _linalg(np.prod, [a], [y], adjoint)[0]
+    return _py_result([a], [y], adjoint)[0]
 
 
 def _r_einsum(*operands, out=None, optimize=False, **kw):
@@ -1601,7 +1606,7 @@ def _r_einsum(*operands, out=None, optimize=False, **kw):
         g = gs[0]
         return [np.einsum(f"{o},{s1}->{s0}", g, bv) if na else None,
                 np.einsum(f"{o},{s0}->{s1}", g, av) if nb else None]
-    return _linalg(np.einsum, [a, b], [np.asarray(y)], adjoint)[0]
+    return _py_result([a, b], [np.asarray(y)], adjoint)[0]
 
 
 # Contractions written as the einsum above (letters spelled out, so that its
@@ -1725,6 +1730,11 @@ cdef tuple _trace(f, x0, tuple args, dict kwargs):
     return tape, xnode, r
 
 
+cdef object _plain(value):
+    """f's value as the drivers return it: a float for a scalar f, else an array."""
+    return float(value) if not value.shape else np.array(value)
+
+
 def reverse_jacobian(f, cnp.ndarray x0, tuple args, dict kwargs, bint want_value):
     """J = df/dx by reverse mode: f traced once, one backward sweep per element of
     f(x).  Returns (value, J, fshape) as dual_jacobian does."""
@@ -1735,20 +1745,17 @@ def reverse_jacobian(f, cnp.ndarray x0, tuple args, dict kwargs, bint want_value
     if m == 1 and type(r) is Tracer:          # a gradient: one sweep, no copy into J
         (<Tape>tape).sweep((<Tracer>r).node, np.ones(fshape))
         J = (<Tape>tape).gradient(xnode)
-        out = (float(value) if not fshape else np.array(value)) if want_value else None
-        return out, J.reshape(fshape + (<object>x0).shape), fshape
-    J = np.zeros((m, x0.size))
-    if type(r) is Tracer:
-        seed = np.zeros(m)
-        for i in range(m):
-            seed[i] = 1.0
-            (<Tape>tape).sweep((<Tracer>r).node, seed.reshape(fshape))
-            seed[i] = 0.0
-            J[i] = (<Tape>tape).gradient(xnode).reshape(-1)
-    out = None
-    if want_value:
-        out = float(value) if not fshape else np.array(value)
-    return out, J.reshape(fshape + (<object>x0).shape), fshape
+    else:
+        J = np.zeros((m, x0.size))
+        if type(r) is Tracer:
+            seed = np.zeros(m)
+            for i in range(m):
+                seed[i] = 1.0
+                (<Tape>tape).sweep((<Tracer>r).node, seed.reshape(fshape))
+                seed[i] = 0.0
+                J[i] = (<Tape>tape).gradient(xnode).reshape(-1)
+    return (_plain(value) if want_value else None,
+            J.reshape(fshape + (<object>x0).shape), fshape)
 
 
 def reverse_vjp(f, cnp.ndarray x0, u, tuple args, dict kwargs):
@@ -1763,7 +1770,7 @@ def reverse_vjp(f, cnp.ndarray x0, u, tuple args, dict kwargs):
         g = (<Tape>tape).gradient(xnode)
     else:
         g = np.zeros((<object>x0).shape)
-    return (float(value) if not value.shape else np.array(value)), g
+    return _plain(value), g
 
 
 def _supported_functions():
@@ -1783,14 +1790,5 @@ def _trace_py(f, x0, args=(), kwargs=None):
     return _trace(f, x0, tuple(args), dict(kwargs or {}))
 
 
-# As for the Dual (dualfd/_dual/_core.pyx): a Tracer is array-like, not a Python
-# sequence; without sq_item, NumPy's float setitem (g = np.zeros(n); g[i] = t) re-raises
-# dualfd's TypeError from Tracer.__float__ instead of "setting an array element with a
-# sequence".
-cdef extern from "Python.h":
-    ctypedef struct _SequenceSlots "PySequenceMethods":
-        void *sq_item
-    ctypedef struct _TypeSlots "PyTypeObject":
-        _SequenceSlots *tp_as_sequence
-if (<_TypeSlots *>Tracer).tp_as_sequence != NULL:
-    (<_TypeSlots *>Tracer).tp_as_sequence.sq_item = NULL
+# array-like, not a Python sequence, as the Dual (dualfd/_arrays.pxd)
+not_a_sequence(Tracer)

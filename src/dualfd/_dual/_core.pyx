@@ -42,7 +42,7 @@ from libc.stdint cimport int64_t
 from libc.string cimport memcpy, memmove, memset
 
 from .._csrc cimport *
-from .._arrays cimport c_ready, native
+from .._arrays cimport c_ready, native, not_a_sequence
 
 import functools
 import operator
@@ -81,14 +81,5 @@ include "driver.pxi"
 # The ufuncs that carry derivatives (kinds 1, 2, 5), by name, for Dual.__getattr__.
 _UFUNC_BY_NAME.update({u.__name__: u for u, e in _UFUNCS.items() if e[0] in (1, 2, 5)})
 
-# A Dual is array-like, not a Python sequence: without sq_item, NumPy's float setitem
-# (g = np.zeros(n); g[i] = d) re-raises dualfd's TypeError from Dual.__float__ instead
-# of replacing it with "setting an array element with a sequence".  Indexing and len()
-# go through the mapping slots, iteration through __iter__.
-cdef extern from "Python.h":
-    ctypedef struct _SequenceSlots "PySequenceMethods":
-        void *sq_item
-    ctypedef struct _TypeSlots "PyTypeObject":
-        _SequenceSlots *tp_as_sequence
-if (<_TypeSlots *>Dual).tp_as_sequence != NULL:
-    (<_TypeSlots *>Dual).tp_as_sequence.sq_item = NULL
+# array-like, not a Python sequence (dualfd/_arrays.pxd)
+not_a_sequence(Dual)
