@@ -606,24 +606,32 @@ def versions(libraries, missing):
     return out
 
 
-def main(argv=None, build=None):
-    """Run, save, print; returns the exit status (1: a dualfd result is wrong).
-    `build(method)(case)`, when given, replaces method.make (the tests use it)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def parse_args(argv, doc, libraries, quick, smoke):
+    """(args, mode, libs) of a benchmark's command line: --quick/--smoke (their help),
+    --out, --libs (checked against `libraries`; dualfd always runs)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", action="store_true", help="n <= 100 (hvp: and 1e4)")
-    group.add_argument("--smoke", action="store_true", help="Rosenbrock n = 10 only")
+    group.add_argument("--quick", action="store_true", help=quick)
+    group.add_argument("--smoke", action="store_true", help=smoke)
     parser.add_argument("--out", type=Path, default=HERE / "out")
-    parser.add_argument("--libs", default=",".join(LIBRARIES),
+    parser.add_argument("--libs", default=",".join(libraries),
                         help="comma-separated libraries (default: every installed one)")
     args = parser.parse_args(argv)
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     libs = [s.strip() for s in args.libs.split(",") if s.strip()]
-    unknown = set(libs) - set(LIBRARIES)
+    unknown = set(libs) - set(libraries)
     if unknown:
-        parser.error(f"unknown libraries {sorted(unknown)}; choose from {list(LIBRARIES)}")
+        parser.error(f"unknown libraries {sorted(unknown)}; choose from {list(libraries)}")
     if "dualfd" not in libs:
         libs.insert(0, "dualfd")
+    return args, mode, libs
+
+
+def main(argv=None, build=None):
+    """Run, save, print; returns the exit status (1: a dualfd result is wrong).
+    `build(method)(case)`, when given, replaces method.make (the tests use it)."""
+    args, mode, libs = parse_args(argv, __doc__, LIBRARIES, "n <= 100 (hvp: and 1e4)",
+                                  "Rosenbrock n = 10 only")
     start = time.perf_counter()
     methods, missing = load_methods(libs)
     rows, history = [], {}

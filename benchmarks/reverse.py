@@ -26,7 +26,6 @@ broken engine never yields a table.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -497,22 +496,9 @@ def plot(report, path):
 def main(argv=None, build=None):
     """Run, save, print; returns the exit status (1: a dualfd gradient is wrong).
     `build(method)(case)`, when given, replaces method.make (the tests use it)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--quick", action="store_true",
-                       help="Rosenbrock n <= 1e4, logistic n <= 1000, short batches")
-    group.add_argument("--smoke", action="store_true", help="both objectives at n = 10")
-    parser.add_argument("--out", type=Path, default=HERE / "out")
-    parser.add_argument("--libs", default=",".join(LIBRARIES),
-                        help="comma-separated libraries (default: every installed one)")
-    args = parser.parse_args(argv)
-    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    libs = [s.strip() for s in args.libs.split(",") if s.strip()]
-    unknown = set(libs) - set(LIBRARIES)
-    if unknown:
-        parser.error(f"unknown libraries {sorted(unknown)}; choose from {list(LIBRARIES)}")
-    if "dualfd" not in libs:
-        libs.insert(0, "dualfd")
+    args, mode, libs = hessian.parse_args(
+        argv, __doc__, LIBRARIES, "Rosenbrock n <= 1e4, logistic n <= 1000, short batches",
+        "both objectives at n = 10")
     start = time.perf_counter()
     methods, missing = load_methods(libs)
     rows, history = [], {}
